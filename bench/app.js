@@ -1,0 +1,84 @@
+'use strict';
+// The one Socket.IO + HTTP app every contender runs.
+//
+// BENCH_MODE says who runs it, because each peer wants the server wired differently:
+//   single          listen on PORT/HOST, no adapter
+//   cluster         cluster worker, cluster-adapter, listen (Node's round-robin shares the port)
+//   sticky-io       cluster worker, cluster-adapter, @socket.io/sticky setupWorker, no listen
+//   sticky-session  cluster worker, cluster-adapter, sticky-session hands sockets in, no listen
+//   corral          corral's worker: attach(io) sets the sid generator and the adapter
+// Every answer carries process.pid so the client can count sessions per worker.
+const http = require('node:http');
+const { Server } = require('socket.io');
+
+const mode = process.env.BENCH_MODE || 'single';
+const port = Number(process.env.PORT);
+const host = process.env.HOST || '127.0.0.1';
+const pid = process.pid;
+const healthBody = JSON.stringify({ pid });
+
+const httpServer = http.createServer((req, res) => {
+  if (req.url === '/health') {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': healthBody.length });
+    res.end(healthBody);
+    return;
+  }
+  if (req.url === '/') {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 });
+    res.end('hello');
+    return;
+  }
+  res.writeHead(404, { 'content-length': 0 });
+  res.end();
+});
+
+const io = new Server(httpServer, { serveClient: false });
+
+io.on('connection', (socket) => {
+  socket.on('pid', (ack) => {
+    if (typeof ack === 'function') ack(pid);
+  });
+  socket.on('echo', (data, ack) => {
+    if (typeof ack === 'function') ack(data);
+  });
+  // One client asks for a broadcast; the adapter carries it to the other workers.
+  socket.on('burst', (seq, ack) => {
+    io.emit('b', seq);
+    if (typeof ack === 'function') ack();
+  });
+});
+
+function announceReady() {
+  if (typeof process.send === 'function') process.send({ bench: 'ready', pid });
+}
+
+switch (mode) {
+  case 'single':
+    httpServer.listen(port, host);
+    break;
+  case 'cluster': {
+    io.adapter(require('@socket.io/cluster-adapter').createAdapter());
+    httpServer.listen(port, host, announceReady);
+    break;
+  }
+  case 'sticky-io': {
+    io.adapter(require('@socket.io/cluster-adapter').createAdapter());
+    require('@socket.io/sticky').setupWorker(io);
+    announceReady();
+    break;
+  }
+  case 'sticky-session': {
+    io.adapter(require('@socket.io/cluster-adapter').createAdapter());
+    // In a worker, listen() only registers the handler for sockets the primary sends.
+    require('sticky-session').listen(httpServer, port);
+    announceReady();
+    break;
+  }
+  case 'corral': {
+    require('corral').attach(io);
+    httpServer.listen(port);
+    break;
+  }
+  default:
+    throw new Error(`bench/app.js: unknown BENCH_MODE ${mode}`);
+}

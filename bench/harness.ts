@@ -1,0 +1,166 @@
+/**
+ * The load generator runs in its own process (so its CPU is measured apart from the
+ * servers'). This side forks it, hands it one workload at a time and samples CPU of the
+ * primary, the workers and the client at the workload's start/end marks.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { cpuMs, rssKb } from './proc';
+import type { FromClient, ToClient, WorkloadName, WorkloadParams, WorkloadResult } from './types';
+
+/** Processes of the server side to sample. */
+export interface ServerPids {
+  primary: number;
+  workers(): number[];
+}
+
+interface Sample {
+  t: number;
+  primary: number | null;
+  workers: Map<number, number | null>;
+  client: number | null;
+  primaryRss: number | null;
+}
+
+/** CPU over the measured phase: % of one core, and ms. */
+export interface CpuFigures {
+  wallMs: number;
+  primaryPct: number | null;
+  workersPct: number | null;
+  clientPct: number | null;
+  primaryMs: number | null;
+  workersMs: number | null;
+  primaryRssStartKb: number | null;
+  primaryRssEndKb: number | null;
+}
+
+export interface Measured {
+  result: WorkloadResult;
+  cpu: CpuFigures;
+}
+
+const ENTRY = path.join(__dirname, 'workloads', 'client.ts');
+
+export class ClientProcess {
+  private readonly child: ChildProcess;
+  private exited: string | null = null;
+  private readonly exitPromise: Promise<void>;
+
+  private constructor() {
+    this.child = fork(ENTRY, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    live.add(this);
+    this.exitPromise = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exited = signal ?? `code ${code}`;
+        live.delete(this);
+        resolve();
+      });
+    });
+  }
+
+  static start(): ClientProcess {
+    return new ClientProcess();
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  get alive(): boolean {
+    return this.exited === null;
+  }
+
+  /** Runs one workload; kills the client if it takes longer than `timeoutMs`. */
+  run(workload: WorkloadName, params: WorkloadParams, servers: ServerPids, timeoutMs: number): Promise<Measured> {
+    return new Promise((resolve, reject) => {
+      const samples: Partial<Record<'start' | 'end', Sample>> = {};
+      const take = (): Sample => {
+        const workers = new Map<number, number | null>();
+        for (const w of servers.workers()) workers.set(w, cpuMs(w));
+        return {
+          t: performance.now(),
+          primary: cpuMs(servers.primary),
+          workers,
+          client: cpuMs(this.pid),
+          primaryRss: rssKb(servers.primary),
+        };
+      };
+      const done = (err: Error | null, m?: Measured): void => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+        if (err) reject(err);
+        else resolve(m as Measured);
+      };
+      const onMessage = (raw: unknown): void => {
+        const msg = raw as FromClient;
+        if (msg.type === 'mark') {
+          samples[msg.name] = take();
+          this.send({ type: 'mark-ack' });
+        } else if (msg.type === 'result') {
+          const { start, end } = samples;
+          if (!start || !end) return done(new Error('workload did not mark start and end'));
+          done(null, { result: msg.result, cpu: cpuBetween(start, end) });
+        } else if (msg.type === 'error') {
+          done(new Error(msg.message));
+        }
+      };
+      const onExit = (): void => done(new Error(`client process exited (${this.exited ?? 'unknown'})`));
+      const timer = setTimeout(() => {
+        void this.stop();
+        done(new Error(`client gave no result within ${Math.round(timeoutMs / 1000)} s (killed)`));
+      }, timeoutMs);
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
+      this.send({ type: 'run', workload, params });
+    });
+  }
+
+  private send(msg: ToClient): void {
+    if (this.alive && this.child.connected) this.child.send(msg);
+  }
+
+  /** Idempotent. */
+  async stop(): Promise<void> {
+    if (this.exited === null) this.child.kill('SIGKILL');
+    await this.exitPromise;
+  }
+}
+
+function cpuBetween(a: Sample, b: Sample): CpuFigures {
+  const wallMs = b.t - a.t;
+  const pct = (ms: number | null): number | null => (ms === null || wallMs <= 0 ? null : Math.round((ms / wallMs) * 1000) / 10);
+  const diff = (x: number | null, y: number | null): number | null => (x === null || y === null ? null : y - x);
+  let workersMs: number | null = null;
+  for (const [pid, before] of a.workers) {
+    const d = diff(before, b.workers.get(pid) ?? null);
+    if (d !== null) workersMs = (workersMs ?? 0) + d;
+  }
+  const primaryMs = diff(a.primary, b.primary);
+  return {
+    wallMs,
+    primaryPct: pct(primaryMs),
+    workersPct: pct(workersMs),
+    clientPct: pct(diff(a.client, b.client)),
+    primaryMs,
+    workersMs,
+    primaryRssStartKb: a.primaryRss,
+    primaryRssEndKb: b.primaryRss,
+  };
+}
+
+const live = new Set<ClientProcess>();
+
+/** For exit handlers: kill every client process, synchronously. */
+export function killAllClientsNow(): void {
+  for (const c of live) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}

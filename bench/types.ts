@@ -1,0 +1,70 @@
+/** Shapes shared by the orchestrator (run.ts) and the client process (workloads/client.ts). */
+
+export type WorkloadName =
+  | 'hs-polling'
+  | 'hs-default'
+  | 'hs-websocket'
+  | 'echo-polling'
+  | 'echo-websocket'
+  | 'broadcast'
+  | 'http-keepalive'
+  | 'http-newconn'
+  | 'balance-one-ip'
+  | 'balance-spread'
+  | 'footprint';
+
+/** What one workload measured, as the client saw it. Latencies in ms. */
+export interface WorkloadResult {
+  /** Operations per second over the measured phase (unit depends on the workload). */
+  rate: number;
+  /** Operations attempted / succeeded. */
+  attempted: number;
+  ok: number;
+  /** Ended with an error (e.g. "Session ID unknown"). */
+  failed: number;
+  /** Never answered within the deadline. */
+  hung: number;
+  /** Failure reasons, counted. */
+  reasons: Record<string, number>;
+  p50: number | null;
+  p99: number | null;
+  /** Successful sessions or responses per server pid. */
+  pids: Record<string, number>;
+  /** Number of TCP connections the phase opened, when the workload knows (for CPU per connection). */
+  connections: number | null;
+  /** Workload-specific figures (upgrades, deliveries, ...). */
+  extra: Record<string, number>;
+}
+
+/** Orchestrator -> client. */
+export type ToClient =
+  | { type: 'run'; workload: WorkloadName; params: WorkloadParams }
+  | { type: 'mark-ack' };
+
+/** Client -> orchestrator. */
+export type FromClient =
+  | { type: 'mark'; name: 'start' | 'end' }
+  | { type: 'result'; result: WorkloadResult }
+  | { type: 'error'; message: string };
+
+/** Everything a workload may need; each reads its own fields. */
+export interface WorkloadParams {
+  url: string;
+  host: string;
+  port: number;
+  /** Client source addresses, used round-robin by client index. */
+  addresses: string[];
+  /** Clients (or sessions) to run. */
+  count: number;
+  /** Max operations in flight while connecting. */
+  concurrency: number;
+  /** Measured-phase length for timed workloads. */
+  durationMs: number;
+  /** A session or request with no answer after this is hung. */
+  deadlineMs: number;
+  transports: 'polling' | 'default' | 'websocket';
+  /** Keep every client connected until all are in (balance), instead of leaving at once. */
+  hold: boolean;
+  /** Sessions run before the measured phase (footprint). */
+  warmup: number;
+}

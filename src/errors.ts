@@ -1,0 +1,25 @@
+/**
+ * Every error corral raises on purpose is a {@link CorralError} with a stable `code`.
+ * Codes are part of the public API and listed in the README; messages say what happened
+ * and what to do about it.
+ */
+export type CorralErrorCode =
+  | 'ERR_CORRAL_BAD_OPTION'
+  | 'ERR_CORRAL_APP_NOT_FOUND'
+  | 'ERR_CORRAL_PORT_IN_USE'
+  | 'ERR_CORRAL_LISTEN_FAILED'
+  | 'ERR_CORRAL_WORKER_CRASH_LOOP'
+  | 'ERR_CORRAL_ILLEGAL_TRANSITION'
+  | 'ERR_CORRAL_NOT_A_WORKER';
+
+/** The one error class of corral; tell errors apart by {@link CorralError.code}. */
+export class CorralError extends Error {
+  /** Stable, documented identifier of the failure, e.g. `ERR_CORRAL_BAD_OPTION`. */
+  readonly code: CorralErrorCode;
+
+  constructor(code: CorralErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CorralError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,139 @@
+import { isOpen, type RawHandle } from '../internal/raw-handle';
+import { trace } from '../log';
+import type { Candidate, Router } from '../routing';
+import { answerAndClose, closeQuietly } from './answer';
+import type { Handoff, WorkerProcess } from './worker-process';
+
+/** Workers that may refuse one connection before the primary gives up on it. */
+const MAX_ATTEMPTS = 4;
+/** Connections kept waiting while no worker is ready (startup, every worker restarting). */
+const MAX_WAITING = 4096;
+
+/**
+ * Routes connections to ready workers and sees every handoff answered: accepted (the primary
+ * closes its copy of the handle), refused or lost with its worker (routed again).
+ */
+export class Dispatcher {
+  readonly #router: Router;
+  readonly #ready: () => readonly WorkerProcess[];
+  readonly #waiting: Handoff[] = [];
+  readonly #waitMs: number;
+  #waitSweep: NodeJS.Timeout | undefined;
+  #seq = 0;
+  #handedOff = 0;
+
+  constructor(router: Router, ready: () => readonly WorkerProcess[], waitMs: number) {
+    this.#router = router;
+    this.#ready = ready;
+    this.#waitMs = waitMs;
+  }
+
+  /** Connections handed off and accepted since start. */
+  get handedOff(): number {
+    return this.#handedOff;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  dispatch(handoff: Handoff): void {
+    if (!isOpen(handoff.handle)) return;
+    const workers = this.#ready();
+    if (workers.length === 0) {
+      this.#wait(handoff);
+      return;
+    }
+    const worker = this.#choose(handoff, workers);
+    trace.router('%s -> slot %d', handoff.line ?? handoff.remoteAddress, worker.slot);
+    worker.send(++this.#seq, handoff, (seq) => this.settle(worker, seq, false));
+  }
+
+  /** A worker answered a handoff (or sending it failed). */
+  settle(worker: WorkerProcess, seq: number, accepted: boolean): void {
+    const handoff = worker.settle(seq, accepted);
+    if (handoff === undefined) return;
+    if (accepted) {
+      this.#handedOff++;
+      closeQuietly(handoff.handle);
+      return;
+    }
+    this.#retry(handoff);
+  }
+
+  /** A worker is gone: what it had not answered goes elsewhere. */
+  orphaned(worker: WorkerProcess): void {
+    for (const handoff of worker.takeUnanswered()) this.#retry(handoff);
+  }
+
+  /** Some worker became ready: serve the connections that waited for one. */
+  flush(): void {
+    const waiting = this.#waiting.splice(0);
+    for (const handoff of waiting) this.dispatch(handoff);
+    this.#disarm();
+  }
+
+  /** Close everything still waiting. Idempotent. */
+  close(): void {
+    for (const handoff of this.#waiting.splice(0)) this.#refuse(handoff);
+    this.#disarm();
+  }
+
+  #choose(handoff: Handoff, workers: readonly WorkerProcess[]): WorkerProcess {
+    if (handoff.target >= 0) {
+      const target = workers.find((w) => w.slot === handoff.target);
+      if (target !== undefined) return target;
+    }
+    const candidates: readonly Candidate[] = workers;
+    const slot = this.#router.pick({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }, candidates);
+    return workers.find((w) => w.slot === slot) ?? workers[0]!;
+  }
+
+  #retry(handoff: Handoff): void {
+    handoff.attempts++;
+    if (handoff.attempts >= MAX_ATTEMPTS) {
+      trace.primary('giving up on a connection refused by %d workers', handoff.attempts);
+      this.#refuse(handoff);
+      return;
+    }
+    this.dispatch(handoff);
+  }
+
+  #wait(handoff: Handoff): void {
+    if (this.#waiting.length >= MAX_WAITING) {
+      this.#refuse(handoff);
+      return;
+    }
+    this.#waiting.push(handoff);
+    handoff.waitingSince = Date.now();
+    if (this.#waitSweep === undefined) {
+      this.#waitSweep = setInterval(() => this.#expire(), Math.max(10, Math.min(1000, this.#waitMs / 4)));
+      this.#waitSweep.unref();
+    }
+  }
+
+  #expire(): void {
+    const limit = Date.now() - this.#waitMs;
+    let kept = 0;
+    for (const handoff of this.#waiting) {
+      if (handoff.waitingSince <= limit) this.#refuse(handoff);
+      else this.#waiting[kept++] = handoff;
+    }
+    this.#waiting.length = kept;
+    if (kept === 0) this.#disarm();
+  }
+
+  #disarm(): void {
+    if (this.#waitSweep !== undefined) clearInterval(this.#waitSweep);
+    this.#waitSweep = undefined;
+  }
+
+  #refuse(handoff: Handoff): void {
+    if (!isOpen(handoff.handle)) return;
+    if (handoff.line !== undefined) {
+      answerAndClose(handoff.handle as RawHandle, 503, 'Service Unavailable', 'corral: no worker is ready to take this request; try again shortly.');
+    } else {
+      closeQuietly(handoff.handle);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import type { Worker } from 'node:cluster';
+import type { RawHandle } from '../internal/raw-handle';
+import { TAG, type ToWorker } from '../protocol/messages';
+import { transition, type WorkerState } from '../supervisor/worker-state';
+
+/** A connection handed to a worker and not yet answered. */
+export interface Handoff {
+  readonly handle: RawHandle;
+  /** Bytes the primary read off the connection; they travel with the handle. */
+  readonly bytes: Buffer;
+  readonly line: string | undefined;
+  readonly remoteAddress: string;
+  /** Came back from a worker (a WebSocket upgrade for another slot): never relay again. */
+  readonly relayed: boolean;
+  /** Slot that must take it if it can (relays), else -1. */
+  readonly target: number;
+  /** Workers that refused it already. */
+  attempts: number;
+  /** When it started waiting for a ready worker (only while none is). */
+  waitingSince: number;
+}
+
+/**
+ * The primary's view of one worker process: its state, its load, the handoffs it has not
+ * answered yet. Message handling lives in the primary; this class only keeps the books.
+ */
+export class WorkerProcess {
+  readonly slot: number;
+  readonly worker: Worker;
+  readonly startedAt = Date.now();
+  #state: WorkerState = 'starting';
+  /** Unix socket of the worker's internal server, known once ready. */
+  forwardPath = '';
+  /** Last report from the worker: open connections, handoffs taken in all. */
+  #connections = 0;
+  #takenReported = 0;
+  /** Handoffs accepted by this worker in all, as counted here. */
+  #taken = 0;
+  readonly #inflight = new Map<number, Handoff>();
+
+  constructor(slot: number, worker: Worker) {
+    this.slot = slot;
+    this.worker = worker;
+  }
+
+  get pid(): number | undefined {
+    return this.worker.process.pid;
+  }
+
+  get name(): string {
+    return `worker ${this.slot} (pid ${this.pid ?? '?'})`;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  set state(next: WorkerState) {
+    this.#state = transition(this.#state, next, this.name);
+  }
+
+  /** Connections open, plus those handed off that the worker's last report did not count yet. */
+  get load(): number {
+    return this.#connections + this.#inflight.size + (this.#taken - this.#takenReported);
+  }
+
+  get connections(): number {
+    return this.#connections;
+  }
+
+  report(connections: number, taken: number): void {
+    this.#connections = connections;
+    this.#takenReported = taken;
+  }
+
+  /** Send a connection; the answer arrives as a `handoff-reply` with the same `seq`. */
+  send(seq: number, handoff: Handoff, onSendError: (seq: number) => void): void {
+    this.#inflight.set(seq, handoff);
+    const message: ToWorker = {
+      tag: TAG,
+      type: 'handoff',
+      seq,
+      bytes: handoff.bytes.length > 0 ? handoff.bytes.toString('base64') : '',
+      relayed: handoff.relayed,
+    };
+    this.worker.send(message, handoff.handle as never, (err: Error | null) => {
+      if (err) onSendError(seq);
+    });
+  }
+
+  /** The worker answered (or could not be reached): forget the handoff and return it. */
+  settle(seq: number, accepted: boolean): Handoff | undefined {
+    const handoff = this.#inflight.get(seq);
+    if (handoff === undefined) return undefined;
+    this.#inflight.delete(seq);
+    if (accepted) this.#taken++;
+    return handoff;
+  }
+
+  /** Every handoff still unanswered, removed from the books (the worker is gone). */
+  takeUnanswered(): Handoff[] {
+    const all = [...this.#inflight.values()];
+    this.#inflight.clear();
+    return all;
+  }
+
+  message(message: ToWorker): void {
+    if (this.worker.isConnected()) this.worker.send(message);
+  }
+}

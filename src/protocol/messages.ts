@@ -1,0 +1,52 @@
+/**
+ * The primary <-> worker protocol: what each message means, independent of how it travels
+ * (today Node's IPC channel, with socket handles attached where noted).
+ *
+ * Every message carries `tag: 'corral'` so it coexists with other users of the channel
+ * (Node's own `NODE_*` commands, `@socket.io/cluster-adapter`'s `socket.io-adapter` messages).
+ * Every handle sent is answered, matched by `seq`, so the sender always knows whether the
+ * other side took it.
+ */
+export const TAG = 'corral';
+
+/** What the primary tells a worker about one live slot. */
+export interface SlotInfo {
+  slot: number;
+  /** Unix socket of the worker's internal server, for requests of its sessions that reach a peer. */
+  forwardPath: string;
+}
+
+/** Primary -> worker. */
+export type ToWorker =
+  /** A client connection; the handle rides along. `bytes` (base64) were read by the primary. */
+  | { tag: typeof TAG; type: 'handoff'; seq: number; bytes: string; relayed: boolean }
+  /** The live, ready slots; sent whenever that set changes. */
+  | { tag: typeof TAG; type: 'slots'; slots: SlotInfo[] }
+  /** Answer to a worker's `relay`: the primary holds the connection now (or refused it). */
+  | { tag: typeof TAG; type: 'relay-reply'; seq: number; accepted: boolean }
+  /** Stop taking connections, finish what is in flight, then exit. */
+  | { tag: typeof TAG; type: 'drain'; deadlineMs: number };
+
+/** Worker -> primary. */
+export type ToPrimary =
+  /** Answer to a `handoff`. */
+  | { tag: typeof TAG; type: 'handoff-reply'; seq: number; accepted: boolean }
+  /** The app's server listens (through corral) and the forwarding server is up. */
+  | { tag: typeof TAG; type: 'ready'; forwardPath: string }
+  /** The app closed its server: route nothing more here. */
+  | { tag: typeof TAG; type: 'not-listening' }
+  /** Open connections now, and handoffs taken in all (lets the primary count those in flight). */
+  | { tag: typeof TAG; type: 'load'; connections: number; taken: number }
+  /** `attach(io)` saw an Engine.IO server on this path; the primary reads `sid` only there. */
+  | { tag: typeof TAG; type: 'engine-path'; path: string }
+  /** A WebSocket upgrade for another slot's session; the handle rides along. */
+  | { tag: typeof TAG; type: 'relay'; seq: number; slot: number; bytes: string }
+  /** Something the operator should read, logged by the primary with the worker's name. */
+  | { tag: typeof TAG; type: 'warn'; message: string };
+
+export type Message = ToWorker | ToPrimary;
+
+/** Narrow an unknown IPC message to one of ours. */
+export function isCorralMessage(value: unknown): value is Message {
+  return typeof value === 'object' && value !== null && (value as { tag?: unknown }).tag === TAG;
+}

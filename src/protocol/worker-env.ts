@@ -1,0 +1,37 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../options';
+
+/** The primary -> worker contract carried in the environment at fork. What a worker learns from it (the app sees `PORT` too). */
+export interface WorkerEnv {
+  readonly slot: number;
+  /** The public port: the app's `listen()` on it is served through corral. */
+  readonly port: number;
+  /** What `server.address()` returns in the app. */
+  readonly address: AddressInfo;
+  readonly runtimeDir: string;
+  readonly app: string;
+}
+
+const PREFIX = 'CORRAL_';
+
+export function workerEnv(config: Readonly<Config>, slot: number, address: AddressInfo, runtimeDir: string): NodeJS.ProcessEnv {
+  return {
+    PORT: String(address.port),
+    [`${PREFIX}SLOT`]: String(slot),
+    [`${PREFIX}PORT`]: String(address.port),
+    [`${PREFIX}ADDRESS`]: JSON.stringify(address),
+    [`${PREFIX}RUNTIME_DIR`]: runtimeDir,
+    [`${PREFIX}APP`]: config.app,
+  };
+}
+
+/** The worker side of {@link workerEnv}; undefined when this process is not a corral worker. */
+export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv | undefined {
+  const slot = env[`${PREFIX}SLOT`];
+  const address = env[`${PREFIX}ADDRESS`];
+  const runtimeDir = env[`${PREFIX}RUNTIME_DIR`];
+  const app = env[`${PREFIX}APP`];
+  if (slot === undefined || address === undefined || runtimeDir === undefined || app === undefined) return undefined;
+  const parsed = JSON.parse(address) as AddressInfo;
+  return { slot: Number(slot), port: parsed.port, address: parsed, runtimeDir, app };
+}

@@ -1,0 +1,25 @@
+import type { Candidate } from './types';
+
+/**
+ * Least-loaded choice with round-robin among ties, so a burst of new sessions on idle
+ * workers still alternates between them.
+ */
+export class LeastLoaded {
+  #cursor = 0;
+
+  pick(candidates: readonly Candidate[]): number {
+    const n = candidates.length;
+    let best: Candidate | undefined;
+    let bestIndex = 0;
+    for (let k = 0; k < n; k++) {
+      const i = (this.#cursor + k) % n;
+      const c = candidates[i]!;
+      if (best === undefined || c.load < best.load) {
+        best = c;
+        bestIndex = i;
+      }
+    }
+    this.#cursor = bestIndex + 1;
+    return best!.slot;
+  }
+}

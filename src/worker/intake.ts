@@ -1,0 +1,62 @@
+import type { Socket } from 'node:net';
+import type { RawHandle } from '../internal/raw-handle';
+
+/**
+ * Bytes the primary read off a connection, waiting for the socket Node builds around the
+ * handle. They are put back into the socket (unshift) before any `connection` listener
+ * runs, so the app's HTTP parser sees the request from its first byte.
+ */
+export class Intake {
+  readonly #bytes = new WeakMap<RawHandle, Buffer>();
+  readonly #relayedHandles = new WeakSet<RawHandle>();
+  readonly #relayed = new WeakSet<Socket>();
+  #connections = 0;
+  #taken = 0;
+  readonly #onChange: () => void;
+
+  constructor(onChange: () => void) {
+    this.#onChange = onChange;
+  }
+
+  /** Open connections on the app's corral server. */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  /** Handoffs taken since start. */
+  get taken(): number {
+    return this.#taken;
+  }
+
+  /**
+   * Give a handed-off connection to the app's server. Node's own accept code (net's
+   * `onconnection`, reached through the stand-in handle) builds the socket and does the
+   * server's bookkeeping, so `server.close()` and `maxConnections` count it.
+   */
+  deliver(deliverTo: (status: number, handle: RawHandle) => void, handle: RawHandle, bytes: Buffer, relayed: boolean): void {
+    this.#taken++;
+    if (bytes.length > 0) this.#bytes.set(handle, bytes);
+    if (relayed) this.#relayedHandles.add(handle);
+    deliverTo(0, handle);
+    this.#bytes.delete(handle);
+  }
+
+  /** Whether a socket came back from another worker (a relayed upgrade): serve it here, whatever it asks. */
+  isRelayed(socket: Socket): boolean {
+    return this.#relayed.has(socket);
+  }
+
+  /** Called from the server's `emit('connection')`, before the app's listeners. */
+  onConnection(socket: Socket): void {
+    const handle = (socket as unknown as { _handle: RawHandle | null })._handle;
+    const bytes = handle === null ? undefined : this.#bytes.get(handle);
+    if (bytes !== undefined) socket.unshift(bytes);
+    if (handle !== null && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
+    this.#connections++;
+    this.#onChange();
+    socket.once('close', () => {
+      this.#connections--;
+      this.#onChange();
+    });
+  }
+}

@@ -1,0 +1,235 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import type { RawHandle } from '../internal/raw-handle';
+import { trace } from '../log';
+import { isCorralMessage, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
+import { sidOfTarget, slotOfSid } from '../protocol/sid';
+import type { WorkerEnv } from '../protocol/worker-env';
+import { Forwarder } from './forwarder';
+import { Intake } from './intake';
+import { hookListen } from './listen-hook';
+import { Relay } from './relay';
+import { StandInHandle } from './stand-in';
+
+const EMPTY = Buffer.alloc(0);
+/** Coalesce load reports: the primary needs a recent figure, not one per connection. */
+const LOAD_REPORT_MS = 20;
+
+type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
+
+/** Something to stop on drain (an attached Socket.IO server). */
+export interface Drainable {
+  drain(): void;
+}
+
+/**
+ * Everything corral does inside a worker process: takes handed-off connections, serves the
+ * app's `listen()` on the public port, sends requests of other slots' sessions to their
+ * owners, reports load, drains on request.
+ */
+export class WorkerRuntime {
+  readonly env: WorkerEnv;
+  readonly #intake = new Intake(() => this.#scheduleLoadReport());
+  readonly #forwarder = new Forwarder();
+  readonly #relay: Relay;
+  /** Live slots other than ours, and the Unix socket of each one's internal server. */
+  readonly #peers = new Map<number, string>();
+  /** Engine.IO paths of this worker's attached Socket.IO servers: where `sid` means a session. */
+  readonly #enginePaths: string[] = [];
+  readonly #drainables: Drainable[] = [];
+  #server: Server | undefined;
+  #standIn: StandInHandle | undefined;
+  #emit: Emit | undefined;
+  #loadTimer: NodeJS.Timeout | undefined;
+  #draining = false;
+  #forwardPath = '';
+
+  constructor(env: WorkerEnv) {
+    this.env = env;
+    this.#relay = new Relay((message, handle) => this.send(message, handle));
+  }
+
+  get slot(): number {
+    return this.env.slot;
+  }
+
+  /** Take over the app's listen on the public port and the primary's messages. */
+  install(): void {
+    hookListen(this.env.port, (server) => this.#claim(server));
+    process.on('message', (message: unknown, handle: RawHandle | undefined) => {
+      if (isCorralMessage(message)) this.#onMessage(message as ToWorker, handle);
+    });
+  }
+
+  send(message: ToPrimary, handle?: RawHandle): void {
+    if (process.send === undefined || !process.connected) return;
+    if (handle === undefined) process.send(message);
+    else process.send(message, handle as never);
+  }
+
+  /** `attach(io)` saw an Engine.IO server on `path` (normalized): sessions there carry our slot. */
+  addEnginePath(path: string, drainable: Drainable): void {
+    this.#drainables.push(drainable);
+    if (this.#enginePaths.includes(path)) return;
+    this.#enginePaths.push(path);
+    this.send({ tag: TAG, type: 'engine-path', path });
+  }
+
+  warn(message: string): void {
+    this.send({ tag: TAG, type: 'warn', message });
+  }
+
+  #claim(server: Server): StandInHandle | undefined {
+    if (this.#server !== undefined) return undefined;
+    this.#server = server;
+    this.#interceptEmit(server);
+    this.#standIn = new StandInHandle(
+      this.env.address,
+      () => void this.#becomeReady(),
+      () => this.send({ tag: TAG, type: 'not-listening' }),
+    );
+    return this.#standIn;
+  }
+
+  async #becomeReady(): Promise<void> {
+    this.#forwardPath = join(this.env.runtimeDir, `s${this.slot}-${process.pid}.sock`);
+    await this.#forwarder.listen(this.#forwardPath, (req, res) => this.#serveLocally('request', req, res));
+    trace.worker('slot %d ready, forwarding server on %s', this.slot, this.#forwardPath);
+    this.send({ tag: TAG, type: 'ready', forwardPath: this.#forwardPath });
+  }
+
+  /**
+   * See every connection and request of the app's server first. socket.io and engine.io
+   * take over existing `request`/`upgrade` listeners, so a prepended listener would not do:
+   * the server's `emit` is the one place that sees them all.
+   */
+  #interceptEmit(server: Server): void {
+    const emit = server.emit as Emit;
+    this.#emit = emit;
+    const runtime = this;
+    server.emit = function interceptedEmit(this: Server, event: string | symbol, ...args: unknown[]): boolean {
+      switch (event) {
+        case 'connection':
+          runtime.#intake.onConnection(args[0] as Socket);
+          break;
+        case 'request':
+        case 'checkContinue':
+          if (runtime.#forwardRequest(args[0] as IncomingMessage, args[1] as ServerResponse, event)) return true;
+          break;
+        case 'upgrade':
+          if (runtime.#relayUpgrade(args[0] as IncomingMessage, args[1] as Socket, args[2] as Buffer)) return true;
+          break;
+      }
+      return emit.apply(this, [event, ...args]);
+    } as Server['emit'];
+  }
+
+  /** Slot of another live worker that owns this request's session, or -1 to serve it here. */
+  #ownerOf(url: string | undefined): number {
+    if (this.#enginePaths.length === 0 || url === undefined) return -1;
+    const sid = sidOfTarget(url, this.#enginePaths);
+    if (sid === undefined) return -1;
+    const slot = slotOfSid(sid);
+    return slot !== this.slot && this.#peers.has(slot) ? slot : -1;
+  }
+
+  #forwardRequest(req: IncomingMessage, res: ServerResponse, event: 'request' | 'checkContinue'): boolean {
+    const owner = this.#ownerOf(req.url);
+    if (owner < 0) return false;
+    if (event === 'checkContinue') res.writeContinue();
+    this.#forwarder.forward(req, res, this.#peers.get(owner)!);
+    return true;
+  }
+
+  #relayUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): boolean {
+    if (this.#intake.isRelayed(socket)) return false;
+    const owner = this.#ownerOf(req.url);
+    if (owner < 0) return false;
+    this.#relay.relay(owner, req, socket, head, (rest) => this.#serveLocally('upgrade', req, socket, rest));
+    return true;
+  }
+
+  /** Hand a request to the app directly, past the forwarding check. */
+  #serveLocally(event: 'request' | 'upgrade', ...args: unknown[]): void {
+    const server = this.#server;
+    if (server === undefined || this.#emit === undefined) return;
+    this.#emit.apply(server, [event, ...args]);
+  }
+
+  #onMessage(message: ToWorker, handle: RawHandle | undefined): void {
+    switch (message.type) {
+      case 'handoff':
+        this.#onHandoff(message.seq, message.bytes, message.relayed, handle);
+        return;
+      case 'slots':
+        this.#peers.clear();
+        for (const s of message.slots) if (s.slot !== this.slot) this.#peers.set(s.slot, s.forwardPath);
+        return;
+      case 'relay-reply':
+        this.#relay.settle(message.seq, message.accepted);
+        return;
+      case 'drain':
+        this.#drain(message.deadlineMs);
+        return;
+    }
+  }
+
+  #onHandoff(seq: number, bytes: string, relayed: boolean, handle: RawHandle | undefined): void {
+    const standIn = this.#standIn;
+    if (handle === undefined) return;
+    if (this.#draining || standIn === undefined || !standIn.listening || standIn.onconnection === null) {
+      handle.close();
+      this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: false });
+      return;
+    }
+    this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: true });
+    const deliver = standIn.onconnection.bind(standIn);
+    this.#intake.deliver(deliver, handle, bytes.length > 0 ? Buffer.from(bytes, 'base64') : EMPTY, relayed);
+  }
+
+  #scheduleLoadReport(): void {
+    if (this.#loadTimer !== undefined) return;
+    this.#loadTimer = setTimeout(() => {
+      this.#loadTimer = undefined;
+      this.send({ tag: TAG, type: 'load', connections: this.#intake.connections, taken: this.#intake.taken });
+    }, LOAD_REPORT_MS);
+    this.#loadTimer.unref();
+  }
+
+  /**
+   * Stop taking connections, let the app's server finish what it has, then exit.
+   * The primary kills this process at the deadline if it is still here.
+   */
+  #drain(deadlineMs: number): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    trace.worker('slot %d draining (deadline %d ms)', this.slot, deadlineMs);
+    for (const d of this.#drainables) d.drain();
+    const server = this.#server as (Server & { closeIdleConnections?: () => void }) | undefined;
+    if (server === undefined || !server.listening) {
+      this.#exit();
+      return;
+    }
+    server.close(() => this.#exit());
+    // Keep-alive connections go idle one by one as their last response ends.
+    const sweep = setInterval(() => server.closeIdleConnections?.(), 100);
+    sweep.unref();
+  }
+
+  #exit(): void {
+    this.#forwarder.close();
+    process.exit(0);
+  }
+}
+
+const RUNTIME = Symbol.for('corral.worker.runtime');
+
+/** The runtime of this process, when it is a corral worker (shared by every copy of corral loaded). */
+export function currentRuntime(): WorkerRuntime | undefined {
+  return (globalThis as { [RUNTIME]?: WorkerRuntime })[RUNTIME];
+}
+
+export function setRuntime(runtime: WorkerRuntime): void {
+  (globalThis as { [RUNTIME]?: WorkerRuntime })[RUNTIME] = runtime;
+}
