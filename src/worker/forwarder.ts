@@ -46,7 +46,8 @@ export class Forwarder {
     this.#internal = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
+      // exclusive: bind here, not through the primary's cluster module (the default in a worker).
+      server.listen({ path, exclusive: true }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { generateSid, normalizeEnginePath, sidOfTarget, slotOfSid } from '../src/protocol/sid';
+import { IpRouter, NoneRouter, SidRouter } from '../src/routing';
+import { slotOfRequestLine } from '../src/routing/sid';
+import type { Candidate } from '../src/routing';
+
+const PATHS = ['/socket.io/'];
+const two: Candidate[] = [
+  { slot: 0, load: 0 },
+  { slot: 1, load: 0 },
+];
+
+describe('session ids', () => {
+  test('a generated sid names its slot, is URL-safe and unique', () => {
+    const seen = new Set<string>();
+    for (const slot of [0, 1, 35, 36, 1023]) {
+      for (let i = 0; i < 200; i++) {
+        const sid = generateSid(slot);
+        assert.match(sid, /^[0-9a-z]+\.[A-Za-z0-9_-]{20}$/);
+        assert.equal(slotOfSid(sid), slot);
+        assert.ok(!seen.has(sid));
+        seen.add(sid);
+      }
+    }
+  });
+
+  test('a sid without a slot prefix names no slot', () => {
+    for (const sid of ['', 'abc', '.abc', 'A.abc', '-1.x', '1234567.x', 'x y.z', 'ABCDEFGHIJKLMNOPQRST']) {
+      assert.equal(slotOfSid(sid), -1, sid);
+    }
+  });
+
+  test('sid is read only on an Engine.IO path, from the query string', () => {
+    assert.equal(sidOfTarget('/socket.io/?EIO=4&transport=polling&sid=1.abc', PATHS), '1.abc');
+    assert.equal(sidOfTarget('/socket.io/?sid=0.x&EIO=4', PATHS), '0.x');
+    assert.equal(sidOfTarget('/socket.io/?EIO=4&transport=polling', PATHS), undefined);
+    assert.equal(sidOfTarget('/other/?sid=1.abc', PATHS), undefined);
+    assert.equal(sidOfTarget('/socket.io/?xsid=1.abc', PATHS), undefined);
+    assert.equal(sidOfTarget('/socket.io/?sid=', PATHS), undefined);
+    assert.equal(sidOfTarget('/custom/?sid=2.q', [normalizeEnginePath('/custom')]), '2.q');
+  });
+
+  test('the request line gives the slot; anything malformed gives -1', () => {
+    assert.equal(slotOfRequestLine('GET /socket.io/?EIO=4&transport=polling&sid=1.abc HTTP/1.1', PATHS), 1);
+    assert.equal(slotOfRequestLine('POST /socket.io/?EIO=4&sid=a.abc HTTP/1.1', PATHS), 10);
+    assert.equal(slotOfRequestLine('GET /socket.io/?EIO=4 HTTP/1.1', PATHS), -1);
+    assert.equal(slotOfRequestLine('garbage', PATHS), -1);
+    assert.equal(slotOfRequestLine('\u0016\u0003\u0001', PATHS), -1);
+    assert.equal(slotOfRequestLine(undefined, PATHS), -1);
+  });
+});
+
+describe('sid router', () => {
+  test('a request with a live slot goes to that slot, whatever the loads', () => {
+    const router = new SidRouter(PATHS);
+    const line = `GET /socket.io/?EIO=4&transport=polling&sid=${generateSid(1)} HTTP/1.1`;
+    const loaded: Candidate[] = [
+      { slot: 0, load: 0 },
+      { slot: 1, load: 1000 },
+    ];
+    for (let i = 0; i < 10; i++) assert.equal(router.pick({ remoteAddress: '', requestLine: line }, loaded), 1);
+  });
+
+  test('handshakes and sids of dead slots go least-loaded, alternating on ties', () => {
+    const router = new SidRouter(PATHS);
+    const picks = [0, 1, 2, 3].map(() => router.pick({ remoteAddress: '', requestLine: 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1' }, two));
+    assert.deepEqual(picks.sort(), [0, 0, 1, 1]);
+    const forged = `GET /socket.io/?EIO=4&sid=${generateSid(7)} HTTP/1.1`;
+    const loads: Candidate[] = [
+      { slot: 0, load: 5 },
+      { slot: 1, load: 2 },
+    ];
+    assert.equal(router.pick({ remoteAddress: '', requestLine: forged }, loads), 1);
+  });
+
+  test('paths announced later are honoured', () => {
+    const router = new SidRouter(PATHS);
+    const line = `GET /rt/?EIO=4&sid=${generateSid(1)} HTTP/1.1`;
+    const loads: Candidate[] = [
+      { slot: 0, load: 0 },
+      { slot: 1, load: 9 },
+    ];
+    assert.equal(router.pick({ remoteAddress: '', requestLine: line }, loads), 0);
+    router.addPath('/rt/');
+    assert.equal(router.pick({ remoteAddress: '', requestLine: line }, loads), 1);
+  });
+});
+
+describe('ip router', () => {
+  const slots = (n: number): Candidate[] => Array.from({ length: n }, (_, slot) => ({ slot, load: 0 }));
+  const addresses = Array.from({ length: 2000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`);
+
+  test('one address always gets the same slot', () => {
+    const router = new IpRouter();
+    for (const a of addresses.slice(0, 50)) {
+      const first = router.pick({ remoteAddress: a, requestLine: undefined }, slots(4));
+      for (let i = 0; i < 5; i++) assert.equal(router.pick({ remoteAddress: a, requestLine: undefined }, slots(4)), first);
+    }
+  });
+
+  test('addresses spread evenly over the slots', () => {
+    const router = new IpRouter();
+    const counts = new Map<number, number>();
+    for (const a of addresses) {
+      const s = router.pick({ remoteAddress: a, requestLine: undefined }, slots(4));
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    assert.equal(counts.size, 4);
+    for (const c of counts.values()) assert.ok(c > 400 && c < 600, `uneven spread: ${[...counts.values()]}`);
+  });
+
+  test('a slot leaving moves only its own clients, and they come back when it returns', () => {
+    const router = new IpRouter();
+    const all = slots(4);
+    const without2 = all.filter((c) => c.slot !== 2);
+    for (const a of addresses) {
+      const before = router.pick({ remoteAddress: a, requestLine: undefined }, all);
+      const during = router.pick({ remoteAddress: a, requestLine: undefined }, without2);
+      if (before !== 2) assert.equal(during, before);
+      assert.equal(router.pick({ remoteAddress: a, requestLine: undefined }, all), before);
+    }
+  });
+});
+
+describe('none router', () => {
+  test('picks the least-loaded slot', () => {
+    const router = new NoneRouter();
+    const loads: Candidate[] = [
+      { slot: 0, load: 3 },
+      { slot: 1, load: 1 },
+      { slot: 2, load: 2 },
+    ];
+    assert.equal(router.pick({ remoteAddress: '', requestLine: undefined }, loads), 1);
+  });
+});
