@@ -4,7 +4,7 @@ import { currentRuntime, type WorkerRuntime } from './worker/runtime';
 
 /** The part of an Engine.IO server corral touches. */
 export interface EngineLike {
-  generateId: (req: unknown) => string | PromiseLike<string>;
+  generateId: (req: never) => string | PromiseLike<string>;
   on(event: 'connection', listener: (socket: { id: string }) => void): unknown;
   close(): unknown;
 }
