@@ -10,7 +10,9 @@ export type CorralErrorCode =
   | 'ERR_CORRAL_LISTEN_FAILED'
   | 'ERR_CORRAL_WORKER_CRASH_LOOP'
   | 'ERR_CORRAL_ILLEGAL_TRANSITION'
-  | 'ERR_CORRAL_NOT_A_WORKER';
+  | 'ERR_CORRAL_CONTROL_IN_USE'
+  | 'ERR_CORRAL_CONTROL_FAILED'
+  | 'ERR_CORRAL_NOT_RUNNING';
 
 /** The one error class of corral; tell errors apart by {@link CorralError.code}. */
 export class CorralError extends Error {

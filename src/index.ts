@@ -9,4 +9,4 @@ export { CorralError, type CorralErrorCode } from './errors';
 export type { CorralOptions, Config } from './options';
 export type { Strategy } from './routing';
 export { start, type Cluster } from './start';
-export { isWorker, workerSlot } from './worker/info';
+export { isWorker, ready, workerSlot } from './worker/info';

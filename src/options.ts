@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { CorralError } from './errors';
 import { STRATEGIES, type Strategy } from './routing';
 
-/** What a user may give corral (CLI flags, environment, or the `start()` API). */
+/** What a user may give corral (CLI flags, a config file, or the `start()` API). */
 export interface CorralOptions {
   /** Path of the app's entry script (CommonJS or ESM), resolved against the cwd. */
   app: string;
@@ -12,7 +12,7 @@ export interface CorralOptions {
   appArgs?: readonly string[];
   /** Worker processes: a positive integer, or `'auto'` for one per core. Default `'auto'`. */
   workers?: number | 'auto' | string;
-  /** Public port the primary listens on; the app's `listen()` on this port is served through corral. Default `$PORT` or 3000. `0` picks a free port. */
+  /** Public port; the app's `listen()` on it is served through corral. Default `$PORT` or 3000. `0` picks a free port. */
   port?: number | string;
   /** Address to bind. Default: every interface (like `server.listen(port)`). */
   host?: string;
@@ -22,8 +22,22 @@ export interface CorralOptions {
   maxHeadBytes?: number | string;
   /** Milliseconds a new connection may take to send its request line. Default 10000. */
   headTimeout?: number | string;
-  /** Milliseconds workers get to finish in-flight work on shutdown before being killed. Default 5000. */
+  /** Milliseconds a draining worker gets to finish before it is killed. Default 5000. */
   killTimeout?: number | string;
+  /** Milliseconds a new worker gets to become ready before it is killed and counted as a failure. Default 30000. */
+  readyTimeout?: number | string;
+  /** Ready only when the app calls `ready()` (not when it listens). Default false. */
+  waitReady?: boolean;
+  /** Milliseconds a worker must stay up for its slot's restart backoff to reset. Default 1000. */
+  minUptime?: number | string;
+  /** Restarts of one slot within `restartWindow` that make a crash loop (the slot stops). Default 10. */
+  maxRestarts?: number | string;
+  /** Milliseconds over which restarts are counted. Default 60000. */
+  restartWindow?: number | string;
+  /** Restart a worker (gracefully) whose RSS passes this: bytes, or `'512M'`, `'1G'`. Default: no limit. */
+  maxMemory?: number | string;
+  /** Path of the control socket. Default `<tmpdir>/corral-<port>.sock`. */
+  control?: string;
 }
 
 /** The validated, fully-resolved configuration. Nothing downstream re-checks it. */
@@ -37,29 +51,62 @@ export interface Config {
   readonly maxHeadBytes: number;
   readonly headTimeout: number;
   readonly killTimeout: number;
+  readonly readyTimeout: number;
+  readonly waitReady: boolean;
+  readonly minUptime: number;
+  readonly maxRestarts: number;
+  readonly restartWindow: number;
+  /** Bytes; 0 = no limit. */
+  readonly maxMemory: number;
+  /** Control socket path; '' = derive from the bound port once known. */
+  readonly control: string;
 }
+
+/** Every option name a config file may use. */
+export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
+  'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'maxHeadBytes', 'headTimeout', 'killTimeout',
+  'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
+];
+
+const MS = 'milliseconds from';
 
 /** Turn user input into a frozen {@link Config}, or throw `ERR_CORRAL_BAD_OPTION` naming the option. */
 export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  for (const key of Object.keys(input)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw bad(key, `one of the options ${OPTION_NAMES.join(', ')}`, key, 'unknown option');
+  }
   if (typeof input.app !== 'string' || input.app === '') {
-    throw bad('app', 'the path of your app\'s entry script, e.g. `corral start app.js`', input.app);
+    throw bad('app', "the path of your app's entry script, e.g. `corral start app.js`", input.app);
   }
   const app = resolve(input.app);
   if (!existsSync(app) || !statSync(app).isFile()) {
     throw new CorralError('ERR_CORRAL_APP_NOT_FOUND', `app not found: ${app} is not a file. Give the path of your server's entry script, e.g. \`corral start server.js\`.`);
   }
+  const port = integer('port', input.port ?? env['PORT'] ?? 3000, 0, 65535, 'a TCP port from 0 to 65535');
   const config: Config = {
     app,
     appArgs: [...(input.appArgs ?? [])],
     workers: workersOf(input.workers ?? 'auto'),
-    port: integer('port', input.port ?? env['PORT'] ?? 3000, 0, 65535, 'a TCP port from 0 to 65535'),
+    port,
     host: hostOf(input.host),
     sticky: stickyOf(input.sticky ?? 'sid'),
     maxHeadBytes: integer('maxHeadBytes', input.maxHeadBytes ?? 8192, 64, 1 << 20, 'a byte count from 64 to 1048576'),
-    headTimeout: integer('headTimeout', input.headTimeout ?? 10_000, 10, 600_000, 'milliseconds from 10 to 600000'),
-    killTimeout: integer('killTimeout', input.killTimeout ?? 5_000, 0, 3_600_000, 'milliseconds from 0 to 3600000'),
+    headTimeout: integer('headTimeout', input.headTimeout ?? 10_000, 10, 600_000, `${MS} 10 to 600000`),
+    killTimeout: integer('killTimeout', input.killTimeout ?? 5_000, 0, 3_600_000, `${MS} 0 to 3600000`),
+    readyTimeout: integer('readyTimeout', input.readyTimeout ?? 30_000, 100, 3_600_000, `${MS} 100 to 3600000`),
+    waitReady: booleanOf('waitReady', input.waitReady ?? false),
+    minUptime: integer('minUptime', input.minUptime ?? 1000, 0, 3_600_000, `${MS} 0 to 3600000`),
+    maxRestarts: integer('maxRestarts', input.maxRestarts ?? 10, 1, 1_000_000, 'a whole number from 1 up'),
+    restartWindow: integer('restartWindow', input.restartWindow ?? 60_000, 100, 86_400_000, `${MS} 100 to 86400000`),
+    maxMemory: bytesOf(input.maxMemory),
+    control: input.control === undefined || input.control === '' ? (port === 0 ? '' : defaultControlPath(port)) : resolve(String(input.control)),
   };
   return Object.freeze(config);
+}
+
+/** Where `corral start` puts its control socket, and where `corral status` looks, for a port. */
+export function defaultControlPath(port: number): string {
+  return join(process.env['XDG_RUNTIME_DIR'] ?? tmpdir(), `corral-${port}.sock`);
 }
 
 function workersOf(value: unknown): number {
@@ -78,13 +125,28 @@ function hostOf(value: unknown): string | undefined {
   throw bad('host', 'an IP address or host name, e.g. 127.0.0.1 or ::', value);
 }
 
+function booleanOf(name: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  throw bad(name, 'true or false', value);
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+function bytesOf(value: unknown): number {
+  if (value === undefined || value === 0 || value === '0') return 0;
+  const m = typeof value === 'number' ? [String(value), String(value), ''] : typeof value === 'string' ? /^\s*(\d+)\s*([KMG]?)B?\s*$/i.exec(value) : null;
+  const n = m ? Number(m[1]) * UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!Number.isSafeInteger(n) || n < 1024 * 1024) throw bad('maxMemory', 'a size of at least 1M, e.g. 512M or 2G', value);
+  return n;
+}
+
 function integer(name: string, value: unknown, min: number, max: number, accepted: string): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw bad(name, accepted, value);
   return n;
 }
 
-function bad(name: string, accepted: string, got: unknown): CorralError {
+function bad(name: string, accepted: string, got: unknown, what = 'bad option'): CorralError {
   const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  return new CorralError('ERR_CORRAL_BAD_OPTION', `bad option ${flag} (${name}): expected ${accepted}, got ${JSON.stringify(got) ?? String(got)}.`);
+  return new CorralError('ERR_CORRAL_BAD_OPTION', `${what} ${flag} (${name}): expected ${accepted}, got ${JSON.stringify(got) ?? String(got)}.`);
 }

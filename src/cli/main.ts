@@ -1,43 +1,59 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { control } from '../control/client';
 import { CorralError } from '../errors';
 import { log } from '../log';
-import { resolveConfig } from '../options';
+import { defaultControlPath, resolveConfig, type CorralOptions } from '../options';
 import { Primary } from '../primary/primary';
+import { loadConfigFile } from './config-file';
+import { statusTable } from './status-table';
 
 const program = new Command('corral')
   .description('Run a Node.js realtime server on every core, with sticky sessions.')
   .version(version(), '-v, --version')
   .showHelpAfterError('(corral --help lists the commands)');
 
-program
+/** CLI flag -> option name, for flags that map one to one. */
+const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
+  ['-w, --workers <n>', 'workers', 'worker processes, or "auto" for one per core (default: auto)'],
+  ['-p, --port <port>', 'port', 'public port (default: $PORT or 3000; 0 = any free port)'],
+  ['-H, --host <address>', 'host', 'address to bind (default: every interface)'],
+  ['-s, --sticky <strategy>', 'sticky', 'routing: sid (Engine.IO session), ip (client address) or none (default: sid)'],
+  ['--max-head-bytes <n>', 'maxHeadBytes', 'most bytes read to find a request line (default: 8192)'],
+  ['--head-timeout <ms>', 'headTimeout', 'time a new connection has to send its request line (default: 10000)'],
+  ['--kill-timeout <ms>', 'killTimeout', 'time a draining worker gets before it is killed (default: 5000)'],
+  ['--ready-timeout <ms>', 'readyTimeout', 'time a new worker gets to become ready (default: 30000)'],
+  ['--min-uptime <ms>', 'minUptime', 'uptime after which a crash no longer counts toward backoff (default: 1000)'],
+  ['--max-restarts <n>', 'maxRestarts', 'crashes of one slot within --restart-window that halt it (default: 10)'],
+  ['--restart-window <ms>', 'restartWindow', 'window for --max-restarts (default: 60000)'],
+  ['--max-memory <size>', 'maxMemory', 'restart a worker gracefully past this RSS, e.g. 512M (default: none)'],
+  ['--control <path>', 'control', 'control socket path (default: <tmpdir>/corral-<port>.sock)'],
+];
+
+const start = program
   .command('start')
   .description('start APP clustered: one primary owns the port, one worker per slot runs the app')
-  .argument('<app>', "your server's entry script (CommonJS or ESM)")
+  .argument('[app]', "your server's entry script (CommonJS or ESM); may come from the config file")
   .argument('[args...]', 'arguments for the app, after --: corral start app.js -w 2 -- --app-flag')
-  .option('-w, --workers <n>', 'worker processes, or "auto" for one per core', 'auto')
-  .option('-p, --port <port>', 'public port (default: $PORT or 3000)')
-  .option('-H, --host <address>', 'address to bind (default: every interface)')
-  .option('-s, --sticky <strategy>', 'routing: sid (Engine.IO session), ip (client address) or none', 'sid')
-  .option('--max-head-bytes <n>', 'most bytes read to find a request line (sid routing)', '8192')
-  .option('--head-timeout <ms>', 'time a new connection has to send its request line', '10000')
-  .option('--kill-timeout <ms>', 'time workers get to drain on shutdown before being killed', '5000')
-  .action(async (app: string, args: string[], flags: Record<string, string | undefined>) => {
-    const config = resolveConfig({
-      app,
-      appArgs: args,
-      workers: flags['workers'],
-      port: flags['port'],
-      host: flags['host'],
-      sticky: flags['sticky'],
-      maxHeadBytes: flags['maxHeadBytes'],
-      headTimeout: flags['headTimeout'],
-      killTimeout: flags['killTimeout'],
-    });
-    const primary = new Primary(config);
-    await primary.start();
-    handleSignals(primary);
-  });
+  .option('-c, --config <file>', 'config file (default: ./corral.config.{js,cjs,json} if present)')
+  .option('--wait-ready', 'a worker is ready when the app calls ready(), not when it listens');
+for (const [flag, , help] of FLAGS) start.option(flag, help);
+start.action(async (app: string | undefined, args: string[], flags: Record<string, string | boolean | undefined>) => {
+  const file = loadConfigFile(flags['config'] as string | undefined);
+  const options: CorralOptions = { ...file?.options, app: app ?? file?.options.app ?? '' };
+  for (const [, name] of FLAGS) if (flags[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = flags[name];
+  if (flags['waitReady'] === true) options.waitReady = true;
+  if (args.length > 0) options.appArgs = args;
+  const config = resolveConfig(options);
+  if (file !== undefined) log.info(`config file ${file.path}`);
+  const primary = new Primary(config);
+  primary.onStopped = (code) => {
+    log.info(code === 0 ? 'stopped: every worker drained' : 'stopped: not cleanly (see above)');
+    process.exit(code);
+  };
+  await primary.start();
+  handleSignals(primary);
+});
 
 function handleSignals(primary: Primary): void {
   let signals = 0;
@@ -48,14 +64,43 @@ function handleSignals(primary: Primary): void {
       process.exit(1);
     }
     log.info(`${signal}: draining workers (up to ${primary.config.killTimeout} ms; ${signal} again to force)`);
-    void primary.stop().then((code) => {
-      log.info(code === 0 ? 'stopped: every worker drained' : 'stopped: some workers had to be killed');
-      process.exit(code);
-    });
+    void primary.stop();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => void primary.reload());
 }
+
+/** Options shared by the commands that talk to a running corral. */
+function target(cmd: Command): Command {
+  return cmd.option('-p, --port <port>', 'the port corral serves (default: $PORT or 3000)').option('--control <path>', 'control socket path (overrides --port)');
+}
+
+function controlPath(flags: { port?: string; control?: string }): string {
+  if (flags.control !== undefined) return flags.control;
+  const port = Number(flags.port ?? process.env['PORT'] ?? 3000);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CorralError('ERR_CORRAL_BAD_OPTION', `bad option --port: expected a TCP port from 1 to 65535, got ${JSON.stringify(flags.port)}.`);
+  return defaultControlPath(port);
+}
+
+async function ask(flags: { port?: string; control?: string }, request: Parameters<typeof control>[1]): Promise<void> {
+  const response = await control(controlPath(flags), request);
+  if (!response.ok) {
+    process.stderr.write(`corral: ${response.error}\n`);
+    process.exit(1);
+  }
+  if ('message' in response) process.stdout.write(`${response.message}\n`);
+}
+
+target(program.command('status').description('show the workers of a running corral').option('--json', 'machine-readable output')).action(async (flags: { port?: string; control?: string; json?: boolean }) => {
+  const response = await control(controlPath(flags), { cmd: 'status' });
+  if (!response.ok) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', response.error);
+  if (!('workers' in response)) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', 'unexpected answer to status');
+  process.stdout.write(flags.json ? `${JSON.stringify({ primary: response.primary, workers: response.workers }, null, 2)}\n` : `${statusTable(response.primary, response.workers)}\n`);
+});
+target(program.command('reload').description('replace every worker, one slot at a time, without dropping a request')).action((flags) => ask(flags, { cmd: 'reload' }));
+target(program.command('stop').description('drain and stop a running corral')).action((flags) => ask(flags, { cmd: 'stop' }));
+target(program.command('scale').description('change the number of workers of a running corral').argument('<workers>', 'the new number of workers')).action((workers: string, flags) => ask(flags, { cmd: 'scale', workers: Number(workers) }));
 
 function version(): string {
   try {
@@ -70,6 +115,5 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`corral: ${err.message} [${err.code}]\n`);
     process.exit(err.code === 'ERR_CORRAL_BAD_OPTION' || err.code === 'ERR_CORRAL_APP_NOT_FOUND' ? 2 : 1);
   }
-  if (err instanceof InvalidArgumentError) process.exit(2);
   throw err;
 });

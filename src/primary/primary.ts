@@ -1,58 +1,59 @@
-import cluster from 'node:cluster';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupPrimary as setupAdapterRelay } from '@socket.io/cluster-adapter';
 import { peerAddress, type RawHandle } from '../internal/raw-handle';
-import { log, trace } from '../log';
-import type { Config } from '../options';
-import { TAG, isCorralMessage, type SlotInfo, type ToPrimary } from '../protocol/messages';
+import { log } from '../log';
+import { defaultControlPath, type Config } from '../options';
+import { serveControl, type Controllable, type PrimaryStatus } from '../control/server';
+import { TAG, type ToPrimary } from '../protocol/messages';
 import { createRouter, SidRouter, type Router } from '../routing';
-import { Backoff } from '../supervisor/backoff';
+import { Supervisor, type ReloadReport, type WorkerStatus } from '../supervisor/supervisor';
 import { answerAndClose, closeQuietly } from './answer';
 import { Dispatcher } from './dispatcher';
 import { HeadReader, type HeadFailure } from './head-reader';
 import { listen, type Listener } from './listener';
-import { WorkerProcess, type Handoff } from './worker-process';
-import { workerEnv } from '../protocol/worker-env';
+import type { Handoff, WorkerProcess } from './worker-process';
 
 const EMPTY = Buffer.alloc(0);
 /** The worker's entry script: sets corral up, then loads the app. */
 const BOOTSTRAP = join(__dirname, '..', 'worker', 'bootstrap.js');
-/** A worker up this long is healthy again: the next crash starts the backoff over. */
-const MIN_UPTIME_MS = 1000;
 
-interface Slot {
-  readonly index: number;
-  current: WorkerProcess | undefined;
-  readonly backoff: Backoff;
-  respawn: NodeJS.Timeout | undefined;
-}
-
-/** How the primary ended: 0 every worker drained in time, 1 some had to be killed. */
+/** How the primary ended: 0 every worker drained in time, 1 some had to be killed or the app could not run. */
 export type ExitCode = 0 | 1;
 
 /**
  * The primary process: owns the public port, reads at most a request line, hands each
- * connection to a ready worker, keeps one worker per slot alive, and stops the tree.
+ * connection to a ready worker. Keeping the workers alive is the supervisor's job.
  * It never loads the app.
  */
-export class Primary {
+export class Primary implements Controllable {
   readonly config: Readonly<Config>;
   readonly #router: Router;
-  readonly #slots: Slot[] = [];
+  readonly #supervisor: Supervisor;
   readonly #dispatcher: Dispatcher;
   readonly #heads: HeadReader;
   #runtimeDir = '';
   #listener: Listener | undefined;
   #stopping: Promise<ExitCode> | undefined;
+  #failed = false;
   #acceptErrors = 0;
   #warnedTls = false;
+  #control: { close(): void } | undefined;
+  readonly #startedAt = Date.now();
+  /** Told once the primary has stopped, whatever stopped it (signal, `corral stop`, crash loop). */
+  onStopped: ((code: ExitCode) => void) | undefined;
 
   constructor(config: Readonly<Config>) {
     this.config = config;
     this.#router = createRouter(config.sticky);
-    this.#dispatcher = new Dispatcher(this.#router, () => this.readyWorkers(), config.headTimeout);
+    this.#supervisor = new Supervisor(config, {
+      message: (wp, message, handle) => this.#onMessage(wp, message, handle),
+      ready: () => this.#dispatcher.flush(),
+      gone: (wp) => this.#dispatcher.orphaned(wp),
+      allDown: (report) => this.#allDown(report),
+    });
+    this.#dispatcher = new Dispatcher(this.#router, () => this.#supervisor.readyWorkers(), config.headTimeout);
     this.#heads = new HeadReader({
       maxBytes: config.maxHeadBytes,
       timeoutMs: config.headTimeout,
@@ -66,13 +67,6 @@ export class Primary {
     return this.#listener?.address;
   }
 
-  /** Workers taking connections now, by slot. */
-  readyWorkers(): WorkerProcess[] {
-    const ready: WorkerProcess[] = [];
-    for (const slot of this.#slots) if (slot.current?.state === 'ready') ready.push(slot.current);
-    return ready;
-  }
-
   /** Bind the port, then start one worker per slot. Rejects (binding nothing) on bad port/host. */
   async start(): Promise<void> {
     this.#listener = await listen(
@@ -83,15 +77,40 @@ export class Primary {
     );
     // Workers' internal sockets live here; mkdtemp makes it 0700.
     this.#runtimeDir = mkdtempSync(join(tmpdir(), 'corral-'));
-    cluster.setupPrimary({ exec: BOOTSTRAP, args: [...this.config.appArgs] });
     setupAdapterRelay();
-    for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, current: undefined, backoff: new Backoff(), respawn: undefined };
-      this.#slots.push(slot);
-      this.#fork(slot);
-    }
     const { address, port } = this.#listener.address;
-    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}, ${this.config.workers} workers, sticky=${this.config.sticky}, app ${this.config.app}`);
+    const controlPath = this.config.control || defaultControlPath(port);
+    try {
+      this.#control = await serveControl(controlPath, this);
+    } catch (err) {
+      this.#listener.server.close();
+      throw err;
+    }
+    this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP);
+    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}, ${this.config.workers} workers, sticky=${this.config.sticky}, app ${this.config.app}; control socket ${controlPath}`);
+  }
+
+  primaryStatus(): PrimaryStatus {
+    return { pid: process.pid, port: this.address?.port ?? this.config.port, sticky: this.config.sticky, uptimeMs: Date.now() - this.#startedAt, app: this.config.app };
+  }
+
+  requestStop(): void {
+    void this.stop();
+  }
+
+  /** One row per worker process, for `corral status`. */
+  status(): WorkerStatus[] {
+    return this.#supervisor.status();
+  }
+
+  /** Rolling reload, one slot at a time (SIGHUP, `corral reload`). */
+  reload(): Promise<ReloadReport> {
+    return this.#supervisor.reload();
+  }
+
+  /** Change the number of worker slots (`corral scale N`). */
+  scale(workers: number): void {
+    this.#supervisor.scale(workers);
   }
 
   /**
@@ -99,13 +118,16 @@ export class Primary {
    * Idempotent: a second call returns the same promise.
    */
   stop(): Promise<ExitCode> {
-    this.#stopping ??= this.#shutdown();
+    this.#stopping ??= this.#shutdown().then((code) => {
+      this.onStopped?.(code);
+      return code;
+    });
     return this.#stopping;
   }
 
   /** Kill every worker now (a second Ctrl-C). */
   kill(): void {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+    this.#supervisor.kill();
   }
 
   #accept(handle: RawHandle): void {
@@ -150,41 +172,11 @@ export class Primary {
     if (this.#acceptErrors++ % 1000 === 0) log.warn(`accepting a connection failed (libuv status ${status}); raise the open files limit (ulimit -n) if this repeats.`);
   }
 
-  #fork(slot: Slot): void {
-    slot.respawn = undefined;
-    const worker = cluster.fork(workerEnv(this.config, slot.index, this.#listener!.address, this.#runtimeDir));
-    const wp = new WorkerProcess(slot.index, worker);
-    slot.current = wp;
-    trace.primary('forked %s', wp.name);
-    worker.on('message', (message: unknown, handle: RawHandle | undefined) => {
-      if (isCorralMessage(message)) this.#onMessage(wp, message as ToPrimary, handle);
-    });
-    worker.on('exit', (code, signal) => this.#onExit(slot, wp, code, signal));
-    worker.on('error', (err) => trace.primary('%s channel error: %s', wp.name, err.message));
-  }
-
+  /** Messages about routing; the supervisor handles those about the worker's life. */
   #onMessage(wp: WorkerProcess, message: ToPrimary, handle: RawHandle | undefined): void {
     switch (message.type) {
       case 'handoff-reply':
         this.#dispatcher.settle(wp, message.seq, message.accepted);
-        return;
-      case 'load':
-        wp.report(message.connections, message.taken);
-        return;
-      case 'ready':
-        if (wp.state !== 'starting') return;
-        wp.forwardPath = message.forwardPath;
-        wp.state = 'ready';
-        log.info(`${wp.name} ready: serving ${this.#url()}`);
-        this.#announceSlots();
-        this.#dispatcher.flush();
-        return;
-      case 'not-listening':
-        if (wp.state === 'ready') {
-          wp.state = 'draining';
-          log.warn(`${wp.name} closed its server; it gets no more connections.`);
-          this.#announceSlots();
-        }
         return;
       case 'engine-path':
         if (this.#router instanceof SidRouter) this.#router.addPath(message.path);
@@ -194,6 +186,8 @@ export class Primary {
         return;
       case 'warn':
         log.warn(`${wp.name}: ${message.message}`);
+        return;
+      default:
         return;
     }
   }
@@ -206,71 +200,20 @@ export class Primary {
     this.#dispatcher.dispatch(this.#handoff(handle, Buffer.from(bytes, 'base64'), undefined, slot));
   }
 
-  #onExit(slot: Slot, wp: WorkerProcess, code: number | null, signal: string | null): void {
-    const wasReady = wp.state === 'ready';
-    wp.state = 'stopped';
-    this.#dispatcher.orphaned(wp);
-    if (wasReady) this.#announceSlots();
-    if (slot.current !== wp) return;
-    slot.current = undefined;
-    if (this.#stopping !== undefined) return;
-    if (Date.now() - wp.startedAt >= MIN_UPTIME_MS) slot.backoff.reset();
-    const delay = slot.backoff.next();
-    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    log.warn(`${wp.name} ${how}; starting a new worker in slot ${slot.index} in ${delay} ms.`);
-    slot.respawn = setTimeout(() => this.#fork(slot), delay);
-  }
-
-  #announceSlots(): void {
-    const slots: SlotInfo[] = this.readyWorkers().map((w) => ({ slot: w.slot, forwardPath: w.forwardPath }));
-    for (const s of this.#slots) s.current?.message({ tag: TAG, type: 'slots', slots });
-  }
-
-  #url(): string {
-    const { address, family, port } = this.#listener!.address;
-    return family === 'IPv6' ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+  #allDown(report: string): void {
+    this.#failed = true;
+    log.error(`giving up [ERR_CORRAL_WORKER_CRASH_LOOP]: ${report}`);
+    void this.stop();
   }
 
   async #shutdown(): Promise<ExitCode> {
     this.#listener?.server.close();
+    this.#control?.close();
     this.#heads.close();
     this.#dispatcher.close();
-    const live: WorkerProcess[] = [];
-    for (const slot of this.#slots) {
-      if (slot.respawn !== undefined) clearTimeout(slot.respawn);
-      slot.respawn = undefined;
-      const wp = slot.current;
-      if (wp === undefined || wp.state === 'stopped') continue;
-      if (wp.state !== 'draining') wp.state = 'draining';
-      wp.message({ tag: TAG, type: 'drain', deadlineMs: this.config.killTimeout });
-      live.push(wp);
-    }
-    const killed = await drainOrKill(live, this.config.killTimeout);
+    const killed = await this.#supervisor.stop();
     if (killed.length > 0) log.warn(`killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
     if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
-    return killed.length > 0 ? 1 : 0;
+    return killed.length > 0 || this.#failed ? 1 : 0;
   }
-}
-
-
-/** Wait for these workers to exit; SIGKILL those still alive at the deadline. Returns the killed. */
-function drainOrKill(workers: readonly WorkerProcess[], deadlineMs: number): Promise<WorkerProcess[]> {
-  const alive = new Set(workers.filter((w) => w.worker.process.exitCode === null && w.worker.process.signalCode === null));
-  if (alive.size === 0) return Promise.resolve([]);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      const killed = [...alive];
-      for (const w of killed) w.worker.process.kill('SIGKILL');
-      resolve(killed);
-    }, deadlineMs);
-    for (const w of alive) {
-      w.worker.once('exit', () => {
-        alive.delete(w);
-        if (alive.size === 0) {
-          clearTimeout(timer);
-          resolve([]);
-        }
-      });
-    }
-  });
 }

@@ -37,6 +37,13 @@ export class WorkerProcess {
   /** Handoffs accepted by this worker in all, as counted here. */
   #taken = 0;
   readonly #inflight = new Map<number, Handoff>();
+  /** Latest resource figures reported by the worker. */
+  rss = 0;
+  cpuPercent = 0;
+  #cpuMicros = 0;
+  #cpuAt = 0;
+  /** The last few KiB the app wrote to stderr, for crash reports. */
+  #stderrTail = '';
 
   constructor(slot: number, worker: Worker) {
     this.slot = slot;
@@ -66,6 +73,32 @@ export class WorkerProcess {
 
   get connections(): number {
     return this.#connections;
+  }
+
+  stats(rss: number, cpuMicros: number): void {
+    const now = Date.now();
+    if (this.#cpuAt > 0 && now > this.#cpuAt) this.cpuPercent = Math.round(((cpuMicros - this.#cpuMicros) / 1000 / (now - this.#cpuAt)) * 100);
+    this.rss = rss;
+    this.#cpuMicros = cpuMicros;
+    this.#cpuAt = now;
+  }
+
+  /** Keep the end of what the app wrote to stderr. */
+  stderr(chunk: Buffer): void {
+    this.#stderrTail = (this.#stderrTail + chunk.toString()).slice(-4096);
+  }
+
+  /**
+   * The app's last stderr lines (at most `lines`), for a crash report. Stack frames inside
+   * Node and corral's bootstrap are left out, so the app's own error message fits.
+   */
+  lastStderr(lines = 12): string {
+    return this.#stderrTail
+      .trimEnd()
+      .split('\n')
+      .filter((line) => !/^\s+at .*(node:internal\/|worker\/bootstrap\.js)/.test(line))
+      .slice(-lines)
+      .join('\n');
   }
 
   report(connections: number, taken: number): void {

@@ -10,6 +10,8 @@ export interface WorkerEnv {
   readonly address: AddressInfo;
   readonly runtimeDir: string;
   readonly app: string;
+  /** Ready only once the app calls `ready()` (`--wait-ready`). */
+  readonly waitReady: boolean;
 }
 
 const PREFIX = 'CORRAL_';
@@ -22,6 +24,7 @@ export function workerEnv(config: Readonly<Config>, slot: number, address: Addre
     [`${PREFIX}ADDRESS`]: JSON.stringify(address),
     [`${PREFIX}RUNTIME_DIR`]: runtimeDir,
     [`${PREFIX}APP`]: config.app,
+    [`${PREFIX}WAIT_READY`]: config.waitReady ? '1' : '0',
   };
 }
 
@@ -33,5 +36,5 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv |
   const app = env[`${PREFIX}APP`];
   if (slot === undefined || address === undefined || runtimeDir === undefined || app === undefined) return undefined;
   const parsed = JSON.parse(address) as AddressInfo;
-  return { slot: Number(slot), port: parsed.port, address: parsed, runtimeDir, app };
+  return { slot: Number(slot), port: parsed.port, address: parsed, runtimeDir, app, waitReady: env[`${PREFIX}WAIT_READY`] === '1' };
 }

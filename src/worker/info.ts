@@ -9,3 +9,11 @@ export function isWorker(): boolean {
 export function workerSlot(): number | undefined {
   return currentRuntime()?.slot;
 }
+
+/**
+ * Tell corral this worker is warmed up and may take connections. Only needed with
+ * `--wait-ready` (otherwise a worker is ready once its server listens). No-op outside corral.
+ */
+export function ready(): void {
+  currentRuntime()?.appReady();
+}

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RawHandle } from '../internal/raw-handle';
+import { trace } from '../log';
 
 /**
  * Bytes the primary read off a connection, waiting for the socket Node builds around the
@@ -13,6 +14,8 @@ export class Intake {
   #connections = 0;
   #taken = 0;
   readonly #onChange: () => void;
+  /** Open sockets on the app's server, with what a drain needs to know of each. */
+  readonly #sockets = new Map<Socket, { inflight: number; idleSince: number; upgraded: boolean }>();
 
   constructor(onChange: () => void) {
     this.#onChange = onChange;
@@ -53,10 +56,44 @@ export class Intake {
     if (bytes !== undefined) socket.unshift(bytes);
     if (handle !== null && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
     this.#connections++;
+    this.#sockets.set(socket, { inflight: 0, idleSince: Date.now(), upgraded: false });
     this.#onChange();
     socket.once('close', () => {
       this.#connections--;
+      this.#sockets.delete(socket);
       this.#onChange();
     });
+  }
+
+  /** A request started on `socket`; `done` fires when its response is over. */
+  requestStarted(socket: Socket, done: { once(event: 'close', listener: () => void): unknown }): void {
+    const state = this.#sockets.get(socket);
+    if (state === undefined) return;
+    state.inflight++;
+    done.once('close', () => {
+      state.inflight--;
+      state.idleSince = Date.now();
+    });
+  }
+
+  /** The socket left HTTP (WebSocket or another upgrade): its owner closes it, not a drain sweep. */
+  upgraded(socket: Socket): void {
+    const state = this.#sockets.get(socket);
+    if (state !== undefined) state.upgraded = true;
+  }
+
+  /**
+   * Close keep-alive connections that have been idle for `graceMs`. Closing only those idle a
+   * while (rather than all idle ones at once) keeps the race with a client that is sending its
+   * next request right now small; busy connections close through `Connection: close`.
+   */
+  closeIdle(graceMs: number): void {
+    const limit = Date.now() - graceMs;
+    for (const [socket, state] of this.#sockets) {
+      if (!state.upgraded && state.inflight === 0 && state.idleSince <= limit) {
+        trace.worker('draining: closing a connection idle for %d ms', Date.now() - state.idleSince);
+        socket.destroy();
+      }
+    }
   }
 }

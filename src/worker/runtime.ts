@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server, Socket } from 'node:net';
+import { Server as NetServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
@@ -15,6 +15,14 @@ import { StandInHandle } from './stand-in';
 const EMPTY = Buffer.alloc(0);
 /** Coalesce load reports: the primary needs a recent figure, not one per connection. */
 const LOAD_REPORT_MS = 20;
+const STATS_MS = 1000;
+/**
+ * A draining worker closes keep-alive connections idle this long. Busy ones close cleanly with
+ * `Connection: close` on their next response; an idle one is closed only after a while, since
+ * a client may be sending its next request on it at the very moment we close it (clients
+ * that park a socket in their pool for long are the ones that can still lose that race).
+ */
+const IDLE_GRACE_MS = 1000;
 
 type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -44,6 +52,8 @@ export class WorkerRuntime {
   #loadTimer: NodeJS.Timeout | undefined;
   #draining = false;
   #forwardPath = '';
+  #listening = false;
+  #appReady = false;
 
   constructor(env: WorkerEnv) {
     this.env = env;
@@ -60,6 +70,18 @@ export class WorkerRuntime {
     process.on('message', (message: unknown, handle: RawHandle | undefined) => {
       if (isCorralMessage(message)) this.#onMessage(message as ToWorker, handle);
     });
+    const stats = setInterval(() => {
+      const cpu = process.cpuUsage();
+      this.send({ tag: TAG, type: 'stats', rss: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system });
+    }, STATS_MS);
+    stats.unref();
+  }
+
+  /** The app says it is warmed up (`ready()`); with `--wait-ready`, only then does it get connections. */
+  appReady(): void {
+    if (this.#appReady) return;
+    this.#appReady = true;
+    this.#announceReady();
   }
 
   send(message: ToPrimary, handle?: RawHandle): void {
@@ -95,6 +117,12 @@ export class WorkerRuntime {
   async #becomeReady(): Promise<void> {
     this.#forwardPath = join(this.env.runtimeDir, `s${this.slot}-${process.pid}.sock`);
     await this.#forwarder.listen(this.#forwardPath, (req, res) => this.#serveLocally('request', req, res));
+    this.#listening = true;
+    this.#announceReady();
+  }
+
+  #announceReady(): void {
+    if (!this.#listening || (this.env.waitReady && !this.#appReady)) return;
     trace.worker('slot %d ready, forwarding server on %s', this.slot, this.#forwardPath);
     this.send({ tag: TAG, type: 'ready', forwardPath: this.#forwardPath });
   }
@@ -115,14 +143,22 @@ export class WorkerRuntime {
           break;
         case 'request':
         case 'checkContinue':
+          runtime.#track(args[0] as IncomingMessage, args[1] as ServerResponse);
           if (runtime.#forwardRequest(args[0] as IncomingMessage, args[1] as ServerResponse, event)) return true;
           break;
         case 'upgrade':
+          runtime.#intake.upgraded(args[1] as Socket);
           if (runtime.#relayUpgrade(args[0] as IncomingMessage, args[1] as Socket, args[2] as Buffer)) return true;
           break;
       }
       return emit.apply(this, [event, ...args]);
     } as Server['emit'];
+  }
+
+  #track(req: IncomingMessage, res: ServerResponse): void {
+    this.#intake.requestStarted(req.socket, res);
+    // Draining: this response ends its keep-alive connection, cleanly, after it is sent.
+    if (this.#draining && !res.headersSent) res.setHeader('Connection', 'close');
   }
 
   /** Slot of another live worker that owns this request's session, or -1 to serve it here. */
@@ -206,14 +242,17 @@ export class WorkerRuntime {
     this.#draining = true;
     trace.worker('slot %d draining (deadline %d ms)', this.slot, deadlineMs);
     for (const d of this.#drainables) d.drain();
-    const server = this.#server as (Server & { closeIdleConnections?: () => void }) | undefined;
+    const server = this.#server;
     if (server === undefined || !server.listening) {
       this.#exit();
       return;
     }
-    server.close(() => this.#exit());
+    // Stops the handoffs (the stand-in tells the primary), waits for open connections.
+    // net's close, not http's: http's closes every idle keep-alive connection at once, racing
+    // clients that are sending their next request on one right now.
+    NetServer.prototype.close.call(server, () => this.#exit());
     // Keep-alive connections go idle one by one as their last response ends.
-    const sweep = setInterval(() => server.closeIdleConnections?.(), 100);
+    const sweep = setInterval(() => this.#intake.closeIdle(IDLE_GRACE_MS), 50);
     sweep.unref();
   }
 

@@ -1,0 +1,29 @@
+import type { PrimaryStatus } from '../control/server';
+import type { WorkerStatus } from '../supervisor/supervisor';
+
+/** `corral status` as a terminal table. */
+export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStatus[]): string {
+  const head = `corral: primary pid ${primary.pid}, port ${primary.port}, sticky=${primary.sticky}, up ${duration(primary.uptimeMs)}, app ${primary.app}`;
+  const rows = [
+    ['slot', 'pid', 'state', 'uptime', 'restarts', 'conns', 'rss', 'cpu'],
+    ...workers.map((w) => [
+      String(w.slot),
+      w.pid === null ? '-' : String(w.pid),
+      w.state,
+      w.pid === null ? '-' : duration(w.uptimeMs),
+      String(w.restarts),
+      String(w.connections),
+      w.rssBytes > 0 ? `${(w.rssBytes / 1024 / 1024).toFixed(1)} MB` : '-',
+      `${w.cpuPercent}%`,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return [head, ...rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd())].join('\n');
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}

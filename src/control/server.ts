@@ -1,0 +1,135 @@
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { CorralError } from '../errors';
+import { trace } from '../log';
+import type { ReloadReport, WorkerStatus } from '../supervisor/supervisor';
+
+/** A request on the control socket: one JSON line. */
+export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop' } | { cmd: 'scale'; workers: number };
+
+/** The answer: one JSON line. */
+export type ControlResponse =
+  | { ok: true; primary: PrimaryStatus; workers: WorkerStatus[] }
+  | { ok: true; message: string }
+  | { ok: false; error: string };
+
+export interface PrimaryStatus {
+  pid: number;
+  port: number;
+  sticky: string;
+  uptimeMs: number;
+  app: string;
+}
+
+/** What the control socket can ask of the primary. */
+export interface Controllable {
+  primaryStatus(): PrimaryStatus;
+  status(): WorkerStatus[];
+  reload(): Promise<ReloadReport>;
+  scale(workers: number): void;
+  /** Begin a graceful stop (answered before it completes). */
+  requestStop(): void;
+}
+
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+/**
+ * The control socket: a Unix socket, mode 0600 (only its owner may reload or stop corral),
+ * speaking one JSON line each way. A socket file left by a corral that died is replaced;
+ * one that still answers is someone else's, and starting fails.
+ */
+export async function serveControl(path: string, target: Controllable): Promise<{ close(): void }> {
+  if (existsSync(path)) {
+    if (await answers(path)) {
+      throw new CorralError('ERR_CORRAL_CONTROL_IN_USE', `another corral answers on the control socket ${path}. Stop it (corral stop --control ${path}), or give this one another --control path.`);
+    }
+    rmSync(path, { force: true });
+  }
+  const server = createServer((socket) => handle(socket, target));
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(path, 0o600);
+  server.on('error', (err) => trace.primary('control socket error: %s', err.message));
+  let closed = false;
+  return {
+    close(): void {
+      if (closed) return;
+      closed = true;
+      closeServer(server, path);
+    },
+  };
+}
+
+function closeServer(server: Server, path: string): void {
+  server.close();
+  rmSync(path, { force: true });
+}
+
+function handle(socket: Socket, target: Controllable): void {
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.setTimeout(60_000, () => socket.destroy());
+  socket.on('error', () => undefined);
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+    if (text.length > MAX_REQUEST_BYTES) {
+      reply(socket, { ok: false, error: 'request too large' });
+      return;
+    }
+    const end = text.indexOf('\n');
+    if (end < 0) return;
+    socket.removeAllListeners('data');
+    void answer(text.slice(0, end), target).then((response) => reply(socket, response));
+  });
+}
+
+function reply(socket: Socket, response: ControlResponse): void {
+  socket.end(`${JSON.stringify(response)}\n`);
+}
+
+async function answer(line: string, target: Controllable): Promise<ControlResponse> {
+  let request: ControlRequest;
+  try {
+    request = JSON.parse(line) as ControlRequest;
+  } catch {
+    return { ok: false, error: 'not JSON: send one JSON object per line, e.g. {"cmd":"status"}' };
+  }
+  switch (request?.cmd) {
+    case 'status':
+      return { ok: true, primary: target.primaryStatus(), workers: target.status() };
+    case 'reload': {
+      const report = await target.reload();
+      return report.ok ? { ok: true, message: report.message } : { ok: false, error: report.message };
+    }
+    case 'stop':
+      setImmediate(() => target.requestStop());
+      return { ok: true, message: 'stopping: workers are draining' };
+    case 'scale': {
+      const n = request.workers;
+      if (!Number.isInteger(n) || n < 1 || n > 1024) return { ok: false, error: `scale needs a whole number of workers from 1 to 1024, got ${JSON.stringify(n)}` };
+      target.scale(n);
+      return { ok: true, message: `scaling to ${n} workers` };
+    }
+    default:
+      return { ok: false, error: `unknown command ${JSON.stringify((request as { cmd?: unknown })?.cmd)}: expected status, reload, stop or scale` };
+  }
+}
+
+/** Whether something listens on a Unix socket path. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,371 @@
+import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { log, trace } from '../log';
+import type { Config } from '../options';
+import { isCorralMessage, TAG, type SlotInfo, type ToPrimary } from '../protocol/messages';
+import { workerEnv } from '../protocol/worker-env';
+import { WorkerProcess } from '../primary/worker-process';
+import type { RawHandle } from '../internal/raw-handle';
+import { Backoff } from './backoff';
+
+/** One numbered place for a worker. A respawned or reloaded worker takes its slot's number. */
+interface Slot {
+  readonly index: number;
+  current: WorkerProcess | undefined;
+  readonly backoff: Backoff;
+  respawn: NodeJS.Timeout | undefined;
+  /** Unexpected exits within the restart window. */
+  failures: number[];
+  /** Restarts in all, for `corral status`. */
+  restarts: number;
+  /** Crash loop: no more respawns until a reload or scale. */
+  halted: boolean;
+}
+
+/** What the supervisor needs from the primary. */
+export interface SupervisorHooks {
+  /** A message that is about routing, not about the worker's life. */
+  message(wp: WorkerProcess, message: ToPrimary, handle: RawHandle | undefined): void;
+  /** Some worker became ready: serve whatever waited for one. */
+  ready(): void;
+  /** A worker is gone: re-route what it had not answered. */
+  gone(wp: WorkerProcess): void;
+  /** Every slot is halted by a crash loop: nothing is left to serve. */
+  allDown(report: string): void;
+}
+
+/** One row of `corral status`. */
+export interface WorkerStatus {
+  slot: number;
+  pid: number | null;
+  state: string;
+  uptimeMs: number;
+  restarts: number;
+  connections: number;
+  rssBytes: number;
+  cpuPercent: number;
+}
+
+export interface ReloadReport {
+  ok: boolean;
+  /** What happened, for the operator. */
+  message: string;
+  /** Milliseconds the whole reload took. */
+  durationMs: number;
+}
+
+/**
+ * Keeps one worker alive per slot: forks, readiness deadline, respawn with backoff, crash-loop
+ * halt, rolling reload, scaling, drain on stop. The routing side only ever asks it for the
+ * ready workers.
+ */
+export class Supervisor {
+  readonly #config: Readonly<Config>;
+  readonly #hooks: SupervisorHooks;
+  readonly #slots: Slot[] = [];
+  /** Workers that left their slot (reload, scale down, memory) and are finishing. */
+  readonly #retiring = new Set<WorkerProcess>();
+  readonly #readyWaiters = new Map<WorkerProcess, (ready: boolean) => void>();
+  #address: AddressInfo | undefined;
+  #runtimeDir = '';
+  #reloading: Promise<ReloadReport> | undefined;
+  #stopping = false;
+
+  constructor(config: Readonly<Config>, hooks: SupervisorHooks) {
+    this.#config = config;
+    this.#hooks = hooks;
+  }
+
+  start(address: AddressInfo, runtimeDir: string, bootstrap: string): void {
+    this.#address = address;
+    this.#runtimeDir = runtimeDir;
+    // silent: the primary pipes the app's output through, keeping stderr's tail for crash reports.
+    cluster.setupPrimary({ exec: bootstrap, args: [...this.#config.appArgs], silent: true });
+    this.scale(this.#config.workers);
+  }
+
+  /** Workers taking connections now. */
+  readyWorkers(): WorkerProcess[] {
+    const ready: WorkerProcess[] = [];
+    for (const slot of this.#slots) if (slot.current?.state === 'ready') ready.push(slot.current);
+    return ready;
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  status(): WorkerStatus[] {
+    const rows: WorkerStatus[] = [];
+    const row = (slot: Slot | undefined, wp: WorkerProcess): WorkerStatus => ({
+      slot: wp.slot,
+      pid: wp.pid ?? null,
+      state: wp.state,
+      uptimeMs: Date.now() - wp.startedAt,
+      restarts: slot?.restarts ?? 0,
+      connections: wp.connections,
+      rssBytes: wp.rss,
+      cpuPercent: wp.cpuPercent,
+    });
+    for (const slot of this.#slots) {
+      if (slot.current !== undefined) rows.push(row(slot, slot.current));
+      else rows.push({ slot: slot.index, pid: null, state: slot.halted ? 'halted' : 'restarting', uptimeMs: 0, restarts: slot.restarts, connections: 0, rssBytes: 0, cpuPercent: 0 });
+    }
+    for (const wp of this.#retiring) rows.push(row(this.#slots[wp.slot], wp));
+    return rows.sort((a, b) => a.slot - b.slot);
+  }
+
+  /** Grow or shrink to `workers` slots. New slots start at once; removed ones drain. */
+  scale(workers: number): void {
+    while (this.#slots.length < workers) {
+      const slot: Slot = { index: this.#slots.length, current: undefined, backoff: new Backoff(100, 5000), respawn: undefined, failures: [], restarts: 0, halted: false };
+      this.#slots.push(slot);
+      slot.current = this.#spawn(slot);
+    }
+    while (this.#slots.length > workers) {
+      const slot = this.#slots.pop()!;
+      if (slot.respawn !== undefined) clearTimeout(slot.respawn);
+      if (slot.current !== undefined) this.#retire(slot.current);
+      slot.current = undefined;
+    }
+    this.#announce();
+  }
+
+  /**
+   * Replace every worker, one slot at a time: start the new one, wait until it is ready,
+   * route the slot to it, then drain the old one. A new worker that fails stops the reload;
+   * the old workers of the remaining slots keep serving.
+   */
+  reload(): Promise<ReloadReport> {
+    this.#reloading ??= this.#reloadAll().finally(() => (this.#reloading = undefined));
+    return this.#reloading;
+  }
+
+  /**
+   * Stop: drain every worker within `killTimeout`, SIGKILL the rest. Returns the killed.
+   */
+  async stop(): Promise<WorkerProcess[]> {
+    this.#stopping = true;
+    const live: WorkerProcess[] = [...this.#retiring];
+    for (const slot of this.#slots) {
+      if (slot.respawn !== undefined) clearTimeout(slot.respawn);
+      slot.respawn = undefined;
+      if (slot.current !== undefined && slot.current.state !== 'stopped') {
+        this.#drain(slot.current);
+        live.push(slot.current);
+      }
+    }
+    return drainOrKill(live, this.#config.killTimeout);
+  }
+
+  /** Kill every worker now. */
+  kill(): void {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+  }
+
+  async #reloadAll(): Promise<ReloadReport> {
+    const started = Date.now();
+    const count = this.#slots.length;
+    log.info(`reload: replacing ${count} workers, one slot at a time`);
+    for (const slot of [...this.#slots]) {
+      if (this.#stopping) break;
+      const failure = await this.#replace(slot);
+      if (failure !== undefined) {
+        const message = `reload stopped at slot ${slot.index}: ${failure} The other slots keep their old workers.`;
+        log.error(message);
+        return { ok: false, message, durationMs: Date.now() - started };
+      }
+    }
+    const durationMs = Date.now() - started;
+    const message = `reload done: ${count} workers replaced in ${durationMs} ms`;
+    log.info(message);
+    return { ok: true, message, durationMs };
+  }
+
+  /** Start a new worker for `slot`, switch to it once ready, retire the old. Undefined = success, else why not. */
+  async #replace(slot: Slot): Promise<string | undefined> {
+    const next = this.#spawn(slot);
+    const ready = await new Promise<boolean>((resolve) => this.#readyWaiters.set(next, resolve));
+    if (!ready) {
+      const tail = next.lastStderr();
+      return `the new ${next.name} did not become ready.${tail ? `\nIts last stderr lines:\n${tail}\n` : ''}`;
+    }
+    const old = slot.current;
+    slot.current = next;
+    slot.halted = false;
+    slot.failures = [];
+    if (this.#slots[slot.index] !== slot) {
+      // Scaled away meanwhile.
+      this.#retire(next);
+      return undefined;
+    }
+    this.#announce();
+    this.#hooks.ready();
+    if (old !== undefined) this.#retire(old);
+    return undefined;
+  }
+
+  #spawn(slot: Slot): WorkerProcess {
+    slot.respawn = undefined;
+    const worker = cluster.fork(workerEnv(this.#config, slot.index, this.#address!, this.#runtimeDir));
+    const wp = new WorkerProcess(slot.index, worker);
+    trace.primary('forked %s', wp.name);
+    worker.process.stdout?.pipe(process.stdout, { end: false });
+    worker.process.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      wp.stderr(chunk);
+    });
+    worker.on('message', (message: unknown, handle: RawHandle | undefined) => {
+      if (isCorralMessage(message)) this.#onMessage(wp, message as ToPrimary, handle);
+    });
+    worker.on('exit', (code, signal) => this.#onExit(slot, wp, code, signal));
+    worker.on('error', (err) => trace.primary('%s channel error: %s', wp.name, err.message));
+    const readyTimer = setTimeout(() => {
+      if (wp.state !== 'starting') return;
+      log.warn(`${wp.name} was not ready within ${this.#config.readyTimeout} ms (--ready-timeout); killing it.`);
+      worker.process.kill('SIGKILL');
+    }, this.#config.readyTimeout);
+    readyTimer.unref();
+    worker.once('exit', () => clearTimeout(readyTimer));
+    return wp;
+  }
+
+  #onMessage(wp: WorkerProcess, message: ToPrimary, handle: RawHandle | undefined): void {
+    switch (message.type) {
+      case 'ready': {
+        if (wp.state !== 'starting') return;
+        wp.forwardPath = message.forwardPath;
+        wp.state = 'ready';
+        log.info(`${wp.name} ready: serving ${url(this.#address!)}`);
+        const waiter = this.#readyWaiters.get(wp);
+        this.#readyWaiters.delete(wp);
+        if (waiter !== undefined) waiter(true);
+        else {
+          this.#announce();
+          this.#hooks.ready();
+        }
+        return;
+      }
+      case 'not-listening':
+        if (wp.state === 'ready') {
+          log.warn(`${wp.name} closed its server; it gets no more connections.`);
+          wp.state = 'draining';
+          this.#announce();
+        }
+        return;
+      case 'stats':
+        wp.stats(message.rss, message.cpuMicros);
+        this.#checkMemory(wp);
+        return;
+      case 'load':
+        wp.report(message.connections, message.taken);
+        return;
+      default:
+        this.#hooks.message(wp, message, handle);
+    }
+  }
+
+  #checkMemory(wp: WorkerProcess): void {
+    const limit = this.#config.maxMemory;
+    const slot = this.#slots[wp.slot];
+    if (limit === 0 || wp.rss <= limit || slot?.current !== wp || wp.state !== 'ready' || this.#stopping) return;
+    log.warn(`${wp.name} uses ${mib(wp.rss)} MiB, over --max-memory ${mib(limit)} MiB: replacing it gracefully.`);
+    slot.restarts++;
+    void this.#replace(slot);
+  }
+
+  #retire(wp: WorkerProcess): void {
+    if (wp.state === 'stopped') return;
+    this.#retiring.add(wp);
+    this.#drain(wp);
+    const timer = setTimeout(() => {
+      log.warn(`${wp.name} did not drain within ${this.#config.killTimeout} ms (--kill-timeout); killing it.`);
+      wp.worker.process.kill('SIGKILL');
+    }, this.#config.killTimeout);
+    timer.unref();
+    wp.worker.once('exit', () => clearTimeout(timer));
+  }
+
+  #drain(wp: WorkerProcess): void {
+    if (wp.state === 'stopped') return;
+    const wasReady = wp.state === 'ready';
+    if (wp.state !== 'draining') wp.state = 'draining';
+    wp.message({ tag: TAG, type: 'drain', deadlineMs: this.#config.killTimeout });
+    if (wasReady) this.#announce();
+  }
+
+  #onExit(slot: Slot, wp: WorkerProcess, code: number | null, signal: string | null): void {
+    const wasReady = wp.state === 'ready';
+    const expected = wp.state === 'draining';
+    wp.state = 'stopped';
+    this.#retiring.delete(wp);
+    this.#hooks.gone(wp);
+    const waiter = this.#readyWaiters.get(wp);
+    this.#readyWaiters.delete(wp);
+    waiter?.(false);
+    if (wasReady) this.#announce();
+    if (slot.current !== wp) return;
+    slot.current = undefined;
+    if (this.#stopping || expected || this.#slots[slot.index] !== slot) return;
+    this.#respawnLater(slot, wp, signal !== null ? `was killed by ${signal}` : `exited with code ${code}`);
+  }
+
+  #respawnLater(slot: Slot, wp: WorkerProcess, how: string): void {
+    const now = Date.now();
+    if (now - wp.startedAt >= this.#config.minUptime) slot.backoff.reset();
+    slot.failures = slot.failures.filter((t) => now - t < this.#config.restartWindow);
+    slot.failures.push(now);
+    const tail = wp.lastStderr();
+    const stderr = tail ? `\nIts last stderr lines:\n${tail}` : '';
+    if (slot.failures.length > this.#config.maxRestarts) {
+      slot.halted = true;
+      log.error(`slot ${slot.index} is in a crash loop: ${wp.name} ${how}, ${slot.failures.length} failures within ${this.#config.restartWindow} ms (--max-restarts ${this.#config.maxRestarts}). Not restarting it; fix the app, then \`corral reload\`.${stderr}`);
+      if (this.#slots.every((s) => s.halted)) this.#hooks.allDown(`every slot is in a crash loop; the app keeps failing.${stderr}`);
+      return;
+    }
+    const delay = slot.backoff.next();
+    slot.restarts++;
+    log.warn(`${wp.name} ${how}; starting a new worker in slot ${slot.index} in ${delay} ms.`);
+    slot.respawn = setTimeout(() => {
+      if (!this.#stopping && this.#slots[slot.index] === slot) slot.current = this.#spawn(slot);
+    }, delay);
+  }
+
+  /** Tell every worker which slots are live and where their forwarding servers are. */
+  #announce(): void {
+    const slots: SlotInfo[] = this.readyWorkers().map((w) => ({ slot: w.slot, forwardPath: w.forwardPath }));
+    const message = { tag: TAG, type: 'slots', slots } as const;
+    for (const s of this.#slots) s.current?.message(message);
+    for (const wp of this.#retiring) wp.message(message);
+  }
+}
+
+function url({ address, family, port }: AddressInfo): string {
+  return family === 'IPv6' ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024);
+}
+
+/** Wait for these workers to exit; SIGKILL those still alive at the deadline. Returns the killed. */
+function drainOrKill(workers: readonly WorkerProcess[], deadlineMs: number): Promise<WorkerProcess[]> {
+  const alive = new Set(workers.filter((w) => w.worker.process.exitCode === null && w.worker.process.signalCode === null));
+  if (alive.size === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      const killed = [...alive];
+      for (const w of killed) w.worker.process.kill('SIGKILL');
+      resolve(killed);
+    }, deadlineMs);
+    for (const w of alive) {
+      w.worker.once('exit', () => {
+        alive.delete(w);
+        if (alive.size === 0) {
+          clearTimeout(timer);
+          resolve([]);
+        }
+      });
+    }
+  });
+}

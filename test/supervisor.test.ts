@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { io as connect, type Socket } from 'socket.io-client';
+import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
+import { exchange } from './helpers/engine';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'corral-test-'));
+}
+
+function ctl(corral: Running, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const path = /control socket (\S+)/.exec(corral.output())![1]!;
+  const r = spawnSync(process.execPath, [CLI, ...args, '--control', path], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function whoAnswers(corral: Running, n = 20): Promise<Set<number>> {
+  const pids = new Set<number>();
+  for (let i = 0; i < n; i++) pids.add((JSON.parse((await exchange(`${corral.url}/`, { agent: false })).body) as { pid: number }).pid);
+  return pids;
+}
+
+/** Keep-alive HTTP load on `connections` connections until stopped; counts failures. */
+function httpLoad(url: string, connections: number): { stop(): Promise<{ ok: number; failed: string[] }> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  let running = true;
+  const failed: string[] = [];
+  let ok = 0;
+  const lanes = Array.from({ length: connections }, async () => {
+    while (running) {
+      try {
+        const r = await exchange(`${url}/`, { agent });
+        if (r.status === 200) ok++;
+        else failed.push(`status ${r.status}`);
+      } catch (err) {
+        failed.push((err as Error).message);
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(lanes);
+      agent.destroy();
+      return { ok, failed };
+    },
+  };
+}
+
+describe('supervisor', () => {
+  test('a rolling reload under load fails no HTTP request and moves every Socket.IO client to a new worker', async (t) => {
+    const dir = tempDir();
+    const versionFile = join(dir, 'version');
+    writeFileSync(versionFile, 'v1');
+    const corral = await startCorral(t, fixture('versioned-app.js'), { env: { VERSION_FILE: versionFile } });
+    const oldPids = await whoAnswers(corral);
+    assert.equal(oldPids.size, 2);
+
+    const clients: { socket: Socket; lost: number; disconnects: number; sent: number; acked: number }[] = [];
+    t.after(() => clients.forEach((c) => c.socket.disconnect()));
+    for (let i = 0; i < 100; i++) {
+      const transports = i % 2 === 0 ? ['polling'] : ['polling', 'websocket'];
+      const socket = connect(corral.url, { forceNew: true, transports, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+      const c = { socket, lost: 0, disconnects: 0, sent: 0, acked: 0 };
+      socket.on('disconnect', () => c.disconnects++);
+      clients.push(c);
+    }
+    await waitFor(() => clients.every((c) => c.socket.connected), 20_000, '100 clients to connect');
+    let chatting = true;
+    const chatter = clients.map(async (c) => {
+      while (chatting) {
+        if (!c.socket.connected) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        const disconnectsBefore = c.disconnects;
+        c.sent++;
+        try {
+          await c.socket.timeout(5000).emitWithAck('echo', c.sent);
+          c.acked++;
+        } catch {
+          // An ack may be lost only when the client saw its connection go.
+          if (c.disconnects === disconnectsBefore && c.socket.connected) c.lost++;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    const load = httpLoad(corral.url, 4);
+
+    await new Promise((r) => setTimeout(r, 500));
+    writeFileSync(versionFile, 'v2');
+    const reload = ctl(corral, 'reload');
+    assert.equal(reload.status, 0, reload.stderr);
+    assert.match(reload.stdout, /reload done: 2 workers replaced in \d+ ms/);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const { ok, failed } = await load.stop();
+    assert.deepEqual(failed.slice(0, 5), [], `${failed.length} HTTP requests failed during the reload`);
+    assert.ok(ok > 20, `too little HTTP load: ${ok}`);
+    const newPids = await whoAnswers(corral);
+    assert.equal(newPids.size, 2);
+    for (const p of newPids) assert.ok(!oldPids.has(p), 'old workers should be gone from routing');
+
+    await waitFor(() => clients.every((c) => c.socket.connected), 20_000, 'every client to be connected again');
+    chatting = false;
+    await Promise.all(chatter);
+    const versions = await Promise.all(clients.map(async (c) => (await c.socket.timeout(5000).emitWithAck('echo', 0)) as { pid: number; version: string }));
+    assert.ok(versions.every((v) => v.version === 'v2' && newPids.has(v.pid)), 'every client ends on a new worker');
+    assert.equal(clients.reduce((n, c) => n + c.lost, 0), 0, 'an ack was lost without a disconnect');
+    assert.ok(clients.reduce((n, c) => n + c.acked, 0) > 100);
+  });
+
+  test('a reload to a version that throws at start stops, says why, and the old workers keep serving', async (t) => {
+    const dir = tempDir();
+    const versionFile = join(dir, 'version');
+    writeFileSync(versionFile, 'v1');
+    const corral = await startCorral(t, fixture('versioned-app.js'), { env: { VERSION_FILE: versionFile }, args: ['--max-restarts', '2'] });
+    const before = await whoAnswers(corral);
+    writeFileSync(versionFile, 'crash');
+    const reload = ctl(corral, 'reload');
+    assert.equal(reload.status, 1);
+    assert.match(reload.stderr, /reload stopped at slot 0/);
+    assert.match(reload.stderr, /database unreachable/);
+    assert.deepEqual(await whoAnswers(corral), before);
+  });
+
+  test('a crash loop halts within the budget and corral exits non-zero with the app\'s error', async () => {
+    const child = spawn(process.execPath, [CLI, 'start', fixture('crash-app.js'), '-w', '2', '-p', '0', '-H', '127.0.0.1', '--max-restarts', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    assert.equal(code, 1, output);
+    assert.match(output, /slot 0 is in a crash loop/);
+    assert.match(output, /giving up \[ERR_CORRAL_WORKER_CRASH_LOOP\].*\n[^]*cannot read config\.yml/);
+  });
+
+  test('SIGTERM lets in-flight requests finish, and cuts (and reports) one that outlives --kill-timeout', async (t) => {
+    const dir = tempDir();
+    const versionFile = join(dir, 'version');
+    writeFileSync(versionFile, 'v1');
+    const corral = await startCorral(t, fixture('versioned-app.js'), { env: { VERSION_FILE: versionFile }, args: ['--kill-timeout', '1500'] });
+    const quick = exchange(`${corral.url}/slow?ms=400`, { agent: false });
+    const tooSlow = exchange(`${corral.url}/slow?ms=10000`, { agent: false, timeoutMs: 20_000 }).then(() => 'answered', (err: Error) => err.message);
+    await new Promise((r) => setTimeout(r, 100));
+    const exit = corral.stop();
+    assert.equal((await quick).status, 200);
+    assert.match(await tooSlow, /socket hang up|ECONNRESET/);
+    assert.equal(await exit, 1);
+    assert.match(corral.output(), /killed worker \d \(pid \d+\).*not drained within 1500 ms/);
+  });
+
+  test('the control socket is mode 0600; status --json shows the real pids; scale changes the workers and routing follows', async (t) => {
+    const dir = tempDir();
+    const versionFile = join(dir, 'version');
+    writeFileSync(versionFile, 'v1');
+    const corral = await startCorral(t, fixture('versioned-app.js'), { env: { VERSION_FILE: versionFile } });
+    const path = /control socket (\S+)/.exec(corral.output())![1]!;
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const status = ctl(corral, 'status', '--json');
+    assert.equal(status.status, 0, status.stderr);
+    const parsed = JSON.parse(status.stdout) as { workers: { pid: number; state: string; slot: number }[]; primary: { pid: number } };
+    assert.equal(parsed.primary.pid, corral.proc.pid);
+    assert.deepEqual(new Set(parsed.workers.map((w) => w.pid)), await whoAnswers(corral));
+    assert.ok(parsed.workers.every((w) => w.state === 'ready'));
+    assert.match(ctl(corral, 'status').stdout, /slot\s+pid\s+state\s+uptime\s+restarts\s+conns\s+rss\s+cpu/);
+
+    assert.equal(ctl(corral, 'scale', '3').status, 0);
+    await corral.waitForOutput(/(?:ready: serving[^]*){3}/);
+    await waitFor(async () => (await whoAnswers(corral, 30)).size === 3, 10_000, 'routing to reach 3 workers');
+    assert.equal(ctl(corral, 'scale', '1').status, 0);
+    await waitFor(async () => (await whoAnswers(corral, 10)).size === 1, 10_000, 'routing to shrink to 1 worker');
+    const bad = ctl(corral, 'scale', 'lots');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /whole number of workers/);
+  });
+
+  test('a missing control socket gets a message that says what to do', () => {
+    const r = spawnSync(process.execPath, [CLI, 'status', '--control', join(tempDir(), 'none.sock')], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no corral is running here: there is no control socket at .*none\.sock.*corral start/);
+  });
+
+  test('with --wait-ready a worker takes no connection until the app calls ready()', async (t) => {
+    const readyFile = join(tempDir(), 'warm');
+    const corral = await startCorral(t, fixture('wait-ready-app.js'), { args: ['--wait-ready'], env: { READY_FILE: readyFile }, waitReady: 0 });
+    const early = exchange(`${corral.url}/`, { agent: false, timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(corral.output(), /ready: serving/);
+    writeFileSync(readyFile, '');
+    const answer = await early;
+    assert.match(answer.body, /^warm \d+$/);
+    await corral.waitForOutput(/(?:ready: serving[^]*){2}/);
+  });
+
+  test('a config file sets the options and CLI flags override it', async (t) => {
+    const dir = tempDir();
+    const versionFile = join(dir, 'version');
+    writeFileSync(versionFile, 'v1');
+    writeFileSync(join(dir, 'corral.config.json'), JSON.stringify({ app: fixture('versioned-app.js'), workers: 3, sticky: 'none' }));
+    const child = spawn(process.execPath, [CLI, 'start', '-p', '0', '-H', '127.0.0.1', '-s', 'ip'], { cwd: dir, env: { ...process.env, VERSION_FILE: versionFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    await waitFor(() => /(?:ready: serving[^]*){3}/.test(output), 20_000, '3 workers from the config file');
+    assert.match(output, /config file .*corral\.config\.json/);
+    assert.match(output, /3 workers, sticky=ip/);
+    const bad = spawnSync(process.execPath, [CLI, 'start', '-c', join(dir, 'nope.json')], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--config: .*nope\.json does not exist/);
+  });
+});
