@@ -84,6 +84,7 @@ export class Primary implements Controllable {
       this.#control = await serveControl(controlPath, this);
     } catch (err) {
       this.#listener.server.close();
+      rmSync(this.#runtimeDir, { recursive: true, force: true });
       throw err;
     }
     this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP);
