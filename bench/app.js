@@ -55,6 +55,9 @@ function announceReady() {
 switch (mode) {
   case 'single':
     httpServer.listen(port, host);
+    // The bench holds our stdin: when it goes away, so do we (the runners do the same).
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();
     break;
   case 'cluster': {
     io.adapter(require('@socket.io/cluster-adapter').createAdapter());

@@ -116,16 +116,21 @@ export class Running {
         resolve();
       });
     });
-    const onData = (buf: Buffer): void => {
-      for (const line of buf.toString('utf8').split('\n')) {
-        if (line.trim() === '') continue;
-        if (/ready/i.test(line)) this.readyCount++;
-        this.tail.push(line.slice(0, 300));
-        if (this.tail.length > 40) this.tail.shift();
-      }
+    const lines = (): ((buf: Buffer) => void) => {
+      let partial = '';
+      return (buf) => {
+        const parts = (partial + buf.toString('utf8')).split('\n');
+        partial = (parts.pop() ?? '').slice(-4096);
+        for (const line of parts) {
+          if (line.trim() === '') continue;
+          if (/ready/i.test(line)) this.readyCount++;
+          this.tail.push(line.slice(0, 300));
+          if (this.tail.length > 40) this.tail.shift();
+        }
+      };
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    child.stdout?.on('data', lines());
+    child.stderr?.on('data', lines());
   }
 
   /** Primary pid (for single, the app process). */

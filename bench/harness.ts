@@ -5,8 +5,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { cpuMs, rssKb } from './proc';
-import type { FromClient, ToClient, WorkloadName, WorkloadParams, WorkloadResult } from './types';
+import { ROOT } from './contenders';
+import { cpuMs, machineBusyMs, rssKb } from './proc';
+import type { FromClient, MarkName, ToClient, WorkloadName, WorkloadParams, WorkloadResult } from './types';
 
 /** Processes of the server side to sample. */
 export interface ServerPids {
@@ -20,6 +21,7 @@ interface Sample {
   workers: Map<number, number | null>;
   client: number | null;
   primaryRss: number | null;
+  machine: number;
 }
 
 /** CPU over the measured phase: % of one core, and ms. */
@@ -27,11 +29,17 @@ export interface CpuFigures {
   wallMs: number;
   primaryPct: number | null;
   workersPct: number | null;
+  /** Each worker's share, largest first (shows a worker left idle). */
+  workersEachPct: number[];
   clientPct: number | null;
   primaryMs: number | null;
   workersMs: number | null;
   primaryRssStartKb: number | null;
+  /** At the 'half' mark, when the workload sets one (footprint: half the sessions done). */
+  primaryRssHalfKb: number | null;
   primaryRssEndKb: number | null;
+  /** CPU used by everything else on the machine meanwhile, % of one core: high means a disturbed figure. */
+  otherPct: number | null;
 }
 
 export interface Measured {
@@ -47,8 +55,11 @@ export class ClientProcess {
   private readonly exitPromise: Promise<void>;
 
   private constructor() {
+    // tsx's CJS hook only: with its ESM loader (--import tsx) every require() in the client
+    // (xmlhttprequest-ssl requires 'http' per request) takes a round trip to the hooks thread.
     this.child = fork(ENTRY, [], {
-      execArgv: ['--import', 'tsx'],
+      cwd: ROOT,
+      execArgv: ['--require', 'tsx/cjs'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     live.add(this);
@@ -76,7 +87,7 @@ export class ClientProcess {
   /** Runs one workload; kills the client if it takes longer than `timeoutMs`. */
   run(workload: WorkloadName, params: WorkloadParams, servers: ServerPids, timeoutMs: number): Promise<Measured> {
     return new Promise((resolve, reject) => {
-      const samples: Partial<Record<'start' | 'end', Sample>> = {};
+      const samples: Partial<Record<MarkName, Sample>> = {};
       const take = (): Sample => {
         const workers = new Map<number, number | null>();
         for (const w of servers.workers()) workers.set(w, cpuMs(w));
@@ -86,6 +97,7 @@ export class ClientProcess {
           workers,
           client: cpuMs(this.pid),
           primaryRss: rssKb(servers.primary),
+          machine: machineBusyMs(),
         };
       };
       const done = (err: Error | null, m?: Measured): void => {
@@ -103,7 +115,7 @@ export class ClientProcess {
         } else if (msg.type === 'result') {
           const { start, end } = samples;
           if (!start || !end) return done(new Error('workload did not mark start and end'));
-          done(null, { result: msg.result, cpu: cpuBetween(start, end) });
+          done(null, { result: msg.result, cpu: cpuBetween(start, end, samples.half) });
         } else if (msg.type === 'error') {
           done(new Error(msg.message));
         }
@@ -130,24 +142,31 @@ export class ClientProcess {
   }
 }
 
-function cpuBetween(a: Sample, b: Sample): CpuFigures {
+function cpuBetween(a: Sample, b: Sample, half: Sample | undefined): CpuFigures {
   const wallMs = b.t - a.t;
   const pct = (ms: number | null): number | null => (ms === null || wallMs <= 0 ? null : Math.round((ms / wallMs) * 1000) / 10);
   const diff = (x: number | null, y: number | null): number | null => (x === null || y === null ? null : y - x);
   let workersMs: number | null = null;
+  const each: number[] = [];
   for (const [pid, before] of a.workers) {
     const d = diff(before, b.workers.get(pid) ?? null);
-    if (d !== null) workersMs = (workersMs ?? 0) + d;
+    if (d === null) continue;
+    workersMs = (workersMs ?? 0) + d;
+    each.push(pct(d) ?? 0);
   }
   const primaryMs = diff(a.primary, b.primary);
+  const ours = (primaryMs ?? 0) + (workersMs ?? 0) + (diff(a.client, b.client) ?? 0);
   return {
+    otherPct: pct(Math.max(0, b.machine - a.machine - ours)),
     wallMs,
     primaryPct: pct(primaryMs),
     workersPct: pct(workersMs),
+    workersEachPct: each.sort((x, y) => y - x),
     clientPct: pct(diff(a.client, b.client)),
     primaryMs,
     workersMs,
     primaryRssStartKb: a.primaryRss,
+    primaryRssHalfKb: half?.primaryRss ?? null,
     primaryRssEndKb: b.primaryRss,
   };
 }

@@ -49,6 +49,16 @@ export function rssKb(pid: number): number | null {
   }
 }
 
+/** The command line, shortened, for naming a process in a warning. */
+function cmdline(pid: number): string | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    return s === '' ? null : s.length > 70 ? `${s.slice(0, 67)}...` : s;
+  } catch {
+    return null;
+  }
+}
+
 function allPids(): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
@@ -85,12 +95,17 @@ function cpuLine(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/** CPU time every core has spent busy since boot, in ms. */
+export function machineBusyMs(): number {
+  return (cpuLine().busy * 1000) / CLK_TCK;
+}
+
 /** How busy the machine is, with the processes that use it. */
 export interface MachineLoad {
   /** % of all cores busy during the sample. */
   busyPct: number;
   loadavg1: number;
-  /** Processes above 5% of a core during the sample, other than `ignore`. */
+  /** Processes above 10% of a core during the sample, other than `ignore`. */
   hogs: { pid: number; comm: string; pct: number }[];
 }
 
@@ -112,7 +127,7 @@ export async function sampleMachine(ms: number, ignore: ReadonlySet<number>): Pr
     const a = readStat(pid);
     if (!a) continue;
     const pct = ((a.ticks - b.ticks) / CLK_TCK / secs) * 100;
-    if (pct > 5) hogs.push({ pid, comm: a.comm, pct: Math.round(pct) });
+    if (pct > 10) hogs.push({ pid, comm: cmdline(pid) ?? a.comm, pct: Math.round(pct) });
   }
   const dt = c1.total - c0.total;
   const loadavg1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);

@@ -36,6 +36,9 @@ export interface WorkloadResult {
   extra: Record<string, number>;
 }
 
+/** CPU is measured between 'start' and 'end'; the primary's RSS is read at every mark. */
+export type MarkName = 'start' | 'half' | 'end';
+
 /** Orchestrator -> client. */
 export type ToClient =
   | { type: 'run'; workload: WorkloadName; params: WorkloadParams }
@@ -43,7 +46,7 @@ export type ToClient =
 
 /** Client -> orchestrator. */
 export type FromClient =
-  | { type: 'mark'; name: 'start' | 'end' }
+  | { type: 'mark'; name: MarkName }
   | { type: 'result'; result: WorkloadResult }
   | { type: 'error'; message: string };
 
@@ -53,7 +56,7 @@ export interface WorkloadParams {
   host: string;
   port: number;
   /** Client source addresses, used round-robin by client index. */
-  addresses: string[];
+  addresses: readonly string[];
   /** Clients (or sessions) to run. */
   count: number;
   /** Max operations in flight while connecting. */

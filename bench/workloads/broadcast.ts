@@ -6,17 +6,24 @@
 import { Samples } from '../stats';
 import type { WorkloadParams, WorkloadResult } from '../types';
 import { addressFor, countReason, emptyResult, pool, waitFor, type Mark } from './common';
-import { close, open, type Client } from './sio';
+import { closeAll, open, type Client } from './sio';
 
 const WINDOW = 8;
 
 export async function broadcast(p: WorkloadParams, mark: Mark): Promise<WorkloadResult> {
   const r = emptyResult();
   const clients: Client[] = [];
+  let connectFailed = 0;
   await pool(p.count, p.concurrency, async (i) => {
     const o = await open(p.url, addressFor(p.addresses, i), 'websocket', p.deadlineMs);
-    if (o.kind === 'ok') clients.push(o.client);
-    else countReason(r, o.kind === 'hung' ? 'connect hung' : `connect: ${o.reason}`);
+    if (o.kind === 'ok') {
+      clients.push(o.client);
+      r.pids[String(o.client.pid)] = (r.pids[String(o.client.pid)] ?? 0) + 1;
+    }
+    else {
+      connectFailed++;
+      countReason(r, o.kind === 'hung' ? 'connect hung' : `connect: ${o.reason}`);
+    }
   });
   r.extra.connected = clients.length;
   const emitter = clients[0];
@@ -75,14 +82,16 @@ export async function broadcast(p: WorkloadParams, mark: Mark): Promise<Workload
   clearInterval(sweeper);
   for (const m of pending.values()) lost += m.remaining;
 
-  r.attempted = seq * receivers;
+  r.attempted = seq * receivers + connectFailed;
   r.ok = delivered;
-  r.failed = lost;
+  // Clients that never connected are counted as failed receivers, one each.
+  r.failed = lost + connectFailed;
+  r.extra.connectFailed = connectFailed;
   if (lost > 0) r.reasons['not delivered'] = lost;
   r.rate = delivered / wall;
   r.extra.messages = seq;
   r.extra.receivers = receivers;
   Object.assign(r, latency.summary());
-  for (const c of clients) close(c);
+  await closeAll(clients);
   return r;
 }

@@ -1,7 +1,7 @@
 /** Helpers every workload uses. */
-import type { WorkloadResult } from '../types';
+import type { MarkName, WorkloadResult } from '../types';
 
-export type Mark = (name: 'start' | 'end') => Promise<void>;
+export type Mark = (name: MarkName) => Promise<void>;
 
 export function emptyResult(): WorkloadResult {
   return { rate: 0, attempted: 0, ok: 0, failed: 0, hung: 0, reasons: {}, p50: null, p99: null, pids: {}, connections: null, extra: {} };

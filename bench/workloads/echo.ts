@@ -5,7 +5,7 @@
 import { Samples } from '../stats';
 import type { WorkloadParams, WorkloadResult } from '../types';
 import { addressFor, countReason, emptyResult, pool, waitFor, type Mark } from './common';
-import { close, open, type Client } from './sio';
+import { closeAll, open, type Client } from './sio';
 
 const PAYLOAD = 'x'.repeat(32);
 
@@ -15,9 +15,15 @@ export async function echo(p: WorkloadParams, mark: Mark): Promise<WorkloadResul
   let connectFailed = 0;
   await pool(p.count, p.concurrency, async (i) => {
     const o = await open(p.url, addressFor(p.addresses, i), p.transports, p.deadlineMs);
-    if (o.kind === 'ok') clients.push(o.client);
+    if (o.kind === 'ok') {
+      clients.push(o.client);
+      r.pids[String(o.client.pid)] = (r.pids[String(o.client.pid)] ?? 0) + 1;
+    }
     else {
+      // A client that cannot even connect is a failure of this workload too.
       connectFailed++;
+      if (o.kind === 'hung') r.hung++;
+      else r.failed++;
       countReason(r, o.kind === 'hung' ? 'connect hung' : `connect: ${o.reason}`);
     }
   });
@@ -40,7 +46,6 @@ export async function echo(p: WorkloadParams, mark: Mark): Promise<WorkloadResul
     if (dead.has(c) || performance.now() >= end) return;
     const t = performance.now();
     inflight++;
-    r.attempted++;
     c.socket.timeout(p.deadlineMs).emit('echo', PAYLOAD, (err: Error | null, data: unknown) => {
       inflight--;
       const now = performance.now();
@@ -57,9 +62,11 @@ export async function echo(p: WorkloadParams, mark: Mark): Promise<WorkloadResul
   await mark('end');
   // Round trips still in flight get their own deadline to come back or count as failures.
   await waitFor(() => inflight === 0, p.deadlineMs + 500);
-  r.hung = inflight;
+  r.hung += inflight;
+  if (inflight > 0) countReason(r, 'no ack by the deadline');
+  r.attempted = r.ok + r.failed + r.hung;
   r.rate = r.ok / (p.durationMs / 1000);
   Object.assign(r, rtt.summary());
-  for (const c of clients) close(c);
+  await closeAll(clients);
   return r;
 }

@@ -7,12 +7,13 @@
 import { Samples } from '../stats';
 import type { WorkloadParams, WorkloadResult } from '../types';
 import { addressFor, countReason, emptyResult, pool, waitFor, type Mark } from './common';
-import { close, open, type Client } from './sio';
+import { close, closeAll, open, type Client } from './sio';
 
 export async function handshake(p: WorkloadParams, mark: Mark): Promise<WorkloadResult> {
   const r = emptyResult();
   const connectMs = new Samples();
   const held: Client[] = [];
+  const closing: Promise<void>[] = [];
   let upgraded = 0;
   let upgradeErrors = 0;
   await mark('start');
@@ -41,7 +42,7 @@ export async function handshake(p: WorkloadParams, mark: Mark): Promise<Workload
         if (again !== c.pid) {
           r.failed++;
           countReason(r, c.dropped ? `dropped after upgrade: ${c.dropped}` : 'no answer after upgrade');
-          close(c);
+          closing.push(close(c));
           return;
         }
       } else if (c.upgrade === 'error') upgradeErrors++;
@@ -49,7 +50,7 @@ export async function handshake(p: WorkloadParams, mark: Mark): Promise<Workload
     if (c.dropped !== null) {
       r.failed++;
       countReason(r, `dropped after connect: ${c.dropped}`);
-      close(c);
+      closing.push(close(c));
       return;
     }
     r.ok++;
@@ -57,17 +58,20 @@ export async function handshake(p: WorkloadParams, mark: Mark): Promise<Workload
     const key = String(c.pid);
     r.pids[key] = (r.pids[key] ?? 0) + 1;
     if (p.hold) held.push(c);
-    else close(c);
+    else closing.push(close(c));
   });
   const wall = (performance.now() - t0) / 1000;
   // Sessions held for the balance count must still be up at the end.
-  const droppedWhileHeld = held.filter((c) => c.dropped !== null).length;
-  if (droppedWhileHeld > 0) {
-    r.extra.droppedWhileHeld = droppedWhileHeld;
-    countReason(r, 'dropped while held');
+  for (const c of held) {
+    if (c.dropped === null) continue;
+    r.ok--;
+    r.failed++;
+    r.pids[String(c.pid)] = (r.pids[String(c.pid)] ?? 1) - 1;
+    countReason(r, `dropped while held: ${c.dropped}`);
   }
   await mark('end');
-  for (const c of held) close(c);
+  await closeAll(held);
+  await Promise.all(closing);
   r.rate = wall > 0 ? r.ok / wall : 0;
   Object.assign(r, connectMs.summary());
   if (p.transports === 'default' && !p.hold) {

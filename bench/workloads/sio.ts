@@ -64,7 +64,7 @@ export function open(url: string, localAddress: string, transports: Transports, 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (o.kind !== 'ok') close(client);
+      if (o.kind !== 'ok') void close(client);
       resolve(o);
     };
     const timer = setTimeout(() => finish({ kind: 'hung' }), deadlineMs);
@@ -89,9 +89,24 @@ export function open(url: string, localAddress: string, transports: Transports, 
   });
 }
 
-/** Leaves politely, then frees the agent's sockets a little later (the close packet may be in flight). */
-export function close(c: Client): void {
+const CLOSE_GRACE_MS = 150;
+
+/**
+ * Leaves politely, then frees the agent's sockets a little later (the close packet may be in
+ * flight). Resolves once the agent is destroyed, so a workload can leave nothing behind.
+ */
+export function close(c: Client): Promise<void> {
   c.socket.removeAllListeners();
   c.socket.disconnect();
-  setTimeout(() => c.agent.destroy(), 300).unref();
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      c.agent.destroy();
+      resolve();
+    }, CLOSE_GRACE_MS),
+  );
+}
+
+/** Closes every client still tracked and waits for all of them. */
+export async function closeAll(clients: Iterable<Client>): Promise<void> {
+  await Promise.all(Array.from(clients, close));
 }
