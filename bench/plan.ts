@@ -70,11 +70,11 @@ export function sizes(workload: WorkloadName, quick: boolean): Sizes {
     case 'http-newconn':
       return { ...timed, concurrency: 50 };
     case 'balance-one-ip':
-      return { ...hs, count: q(1000, 80), hold: true, addresses: ONE_IP };
+      return { ...hs, count: q(1000, 60), hold: true, addresses: ONE_IP };
     case 'balance-spread':
-      return { ...hs, count: q(1000, 80), hold: true };
+      return { ...hs, count: q(1000, 60), hold: true };
     case 'footprint':
-      return { ...base, count: q(100_000, 300), warmup: q(20_000, 30), concurrency: 50, deadlineMs: 5000 };
+      return { ...base, count: q(100_000, 200), warmup: q(20_000, 30), concurrency: 50, deadlineMs: 5000 };
   }
 }
 

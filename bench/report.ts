@@ -226,7 +226,7 @@ export function targets(summary: Summary, footprintSessions: number): Target[] {
   const cmp = (name: string, wl: WorkloadName, peer: ContenderId, min: number): Target => {
     const r = ratio(cell('corral-sid', wl)?.rate, cell(peer, wl)?.rate);
     if (r === null) return na(name, 'missing figure');
-    return { name, verdict: r >= min ? 'PASS' : 'FAIL', detail: `${r.toFixed(2)}x (need >= ${min}x)` };
+    return { name, verdict: r >= min ? 'PASS' : 'FAIL', detail: `${r.toFixed(3)}x (need >= ${min}x)` };
   };
   const out: Target[] = [];
   const hsName = 'corral: 0 lost/hung sessions in every handshake workload';

@@ -14,7 +14,7 @@ import { killAllClientsNow } from './harness';
 import { LoadCheck } from './load-check';
 import { WORKLOADS } from './plan';
 import type { RunRecord } from './report';
-import { writeResults } from './results';
+import { writeResults, type RunInfo } from './results';
 import type { WorkloadName } from './types';
 
 const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--runs N] [--only ids] [--workloads names] [--out dir]
@@ -56,7 +56,8 @@ function options(): { quick: boolean; runs: number; specs: ContenderSpec[]; work
   };
 }
 
-function cleanupOnExit(): void {
+/** Kills everything we started on exit; on a signal, also writes what was measured so far. */
+function cleanupOnExit(writePartial: (why: string) => void): void {
   const killAll = (): void => {
     killAllClientsNow();
     killAllContendersNow();
@@ -66,6 +67,11 @@ function cleanupOnExit(): void {
     process.on(sig, () => {
       process.stderr.write(`\nbench: ${sig}, stopping contenders and clients\n`);
       killAll();
+      try {
+        writePartial(`interrupted by ${sig}: partial results`);
+      } catch (e) {
+        process.stderr.write(`bench: could not write partial results: ${(e as Error).message}\n`);
+      }
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });
   }
@@ -73,15 +79,27 @@ function cleanupOnExit(): void {
 
 async function main(): Promise<void> {
   const opt = options();
-  cleanupOnExit();
   const started = Date.now();
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GB, Linux ${os.release()}, Node ${process.version}`;
+  const records: RunRecord[] = [];
+  const info = (warnings: readonly string[]): RunInfo => ({
+    started,
+    machine,
+    quick: opt.quick,
+    runs: opt.runs,
+    specs: opt.specs,
+    workloads: opt.workloads,
+    warnings,
+    out: opt.out,
+  });
   console.log(`corral bench (${opt.quick ? 'quick' : 'full'}, ${opt.runs} run(s) per contender) on ${machine}`);
   console.log('note: the load generator runs on the same cores as the servers; compare ratios within one run.');
   // Full runs wait (bounded) for other work on the machine to finish; quick runs only warn.
   const load = new LoadCheck(opt.quick ? 0 : 20_000);
+  cleanupOnExit((why) => {
+    if (records.length > 0) writeResults(info([why, ...load.warnings]), records);
+  });
   await load.check('start');
-  const records: RunRecord[] = [];
   for (let run = 1; run <= opt.runs; run++) {
     // Rotate the order each run so no contender always goes first (cold caches, drift).
     const order = opt.specs.map((_, i) => opt.specs[(i + run - 1) % opt.specs.length] as ContenderSpec);
@@ -90,7 +108,7 @@ async function main(): Promise<void> {
       await runContender(spec, { run, runs: opt.runs, quick: opt.quick, workloads: opt.workloads, record: (r) => records.push(r) });
     }
   }
-  writeResults({ started, machine, quick: opt.quick, runs: opt.runs, specs: opt.specs, workloads: opt.workloads, warnings: load.warnings, out: opt.out }, records);
+  writeResults(info(load.warnings), records);
 }
 
 main().catch((e: unknown) => {
