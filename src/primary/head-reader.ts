@@ -96,13 +96,18 @@ export class HeadReader {
     this.#reading.delete(handle);
     handle.readStop();
     handle.onread = ignoreRead;
-    if (this.#reading.size === 0) this.#disarmSweep();
   }
 
   #armSweep(): void {
     if (this.#sweep !== undefined) return;
     const every = Math.max(5, Math.min(1000, Math.floor(this.#options.timeoutMs / 4)));
+    // The sweep disarms itself once nothing is pending: arming and clearing a timer per
+    // connection would cost the primary more than reading its request line.
     this.#sweep = setInterval(() => {
+      if (this.#reading.size === 0) {
+        this.#disarmSweep();
+        return;
+      }
       const expired = Date.now() - this.#options.timeoutMs;
       for (const [handle, state] of this.#reading) {
         if (state.startedAt <= expired) this.#finish(handle, 'timeout');

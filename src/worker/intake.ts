@@ -14,8 +14,9 @@ export class Intake {
   #connections = 0;
   #taken = 0;
   readonly #onChange: () => void;
-  /** Open sockets on the app's server, with what a drain needs to know of each. */
-  readonly #sockets = new Map<Socket, { inflight: number; idleSince: number; upgraded: boolean }>();
+  /** Open sockets on the app's server; during a drain, since when each has been seen idle (0 = busy). */
+  readonly #sockets = new Map<Socket, number>();
+  readonly #upgraded = new WeakSet<Socket>();
 
   constructor(onChange: () => void) {
     this.#onChange = onChange;
@@ -56,7 +57,7 @@ export class Intake {
     if (bytes !== undefined) socket.unshift(bytes);
     if (handle !== null && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
     this.#connections++;
-    this.#sockets.set(socket, { inflight: 0, idleSince: Date.now(), upgraded: false });
+    this.#sockets.set(socket, 0);
     this.#onChange();
     socket.once('close', () => {
       this.#connections--;
@@ -65,21 +66,9 @@ export class Intake {
     });
   }
 
-  /** A request started on `socket`; `done` fires when its response is over. */
-  requestStarted(socket: Socket, done: { once(event: 'close', listener: () => void): unknown }): void {
-    const state = this.#sockets.get(socket);
-    if (state === undefined) return;
-    state.inflight++;
-    done.once('close', () => {
-      state.inflight--;
-      state.idleSince = Date.now();
-    });
-  }
-
   /** The socket left HTTP (WebSocket or another upgrade): its owner closes it, not a drain sweep. */
   upgraded(socket: Socket): void {
-    const state = this.#sockets.get(socket);
-    if (state !== undefined) state.upgraded = true;
+    this.#upgraded.add(socket);
   }
 
   /**
@@ -88,10 +77,17 @@ export class Intake {
    * next request right now small; busy connections close through `Connection: close`.
    */
   closeIdle(graceMs: number): void {
-    const limit = Date.now() - graceMs;
-    for (const [socket, state] of this.#sockets) {
-      if (!state.upgraded && state.inflight === 0 && state.idleSince <= limit) {
-        trace.worker('draining: closing a connection idle for %d ms', Date.now() - state.idleSince);
+    // Checked only while draining, so the hot path pays nothing per request. `_httpMessage` is
+    // the response a Node HTTP server is writing on the socket (null between requests).
+    const now = Date.now();
+    for (const [socket, idleSince] of this.#sockets) {
+      if (this.#upgraded.has(socket)) continue;
+      if ((socket as { _httpMessage?: unknown })._httpMessage != null) {
+        this.#sockets.set(socket, 0);
+      } else if (idleSince === 0) {
+        this.#sockets.set(socket, now);
+      } else if (now - idleSince >= graceMs) {
+        trace.worker('draining: closing a connection idle for %d ms', now - idleSince);
         socket.destroy();
       }
     }

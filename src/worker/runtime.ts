@@ -136,29 +136,30 @@ export class WorkerRuntime {
     const emit = server.emit as Emit;
     this.#emit = emit;
     const runtime = this;
-    server.emit = function interceptedEmit(this: Server, event: string | symbol, ...args: unknown[]): boolean {
+    server.emit = function interceptedEmit(this: Server, event: string | symbol, a?: unknown, b?: unknown, c?: unknown): boolean {
       switch (event) {
         case 'connection':
-          runtime.#intake.onConnection(args[0] as Socket);
+          runtime.#intake.onConnection(a as Socket);
           break;
         case 'request':
         case 'checkContinue':
-          runtime.#track(args[0] as IncomingMessage, args[1] as ServerResponse);
-          if (runtime.#forwardRequest(args[0] as IncomingMessage, args[1] as ServerResponse, event)) return true;
+          if (runtime.#draining) runtime.#closeAfter(b as ServerResponse);
+          if (runtime.#forwardRequest(a as IncomingMessage, b as ServerResponse, event)) return true;
           break;
         case 'upgrade':
-          runtime.#intake.upgraded(args[1] as Socket);
-          if (runtime.#relayUpgrade(args[0] as IncomingMessage, args[1] as Socket, args[2] as Buffer)) return true;
+          runtime.#intake.upgraded(b as Socket);
+          if (runtime.#relayUpgrade(a as IncomingMessage, b as Socket, c as Buffer)) return true;
           break;
       }
-      return emit.apply(this, [event, ...args]);
+      // `arguments`: no array built per request on the hot path.
+      // eslint-disable-next-line prefer-rest-params
+      return Reflect.apply(emit, this, arguments) as boolean;
     } as Server['emit'];
   }
 
-  #track(req: IncomingMessage, res: ServerResponse): void {
-    this.#intake.requestStarted(req.socket, res);
-    // Draining: this response ends its keep-alive connection, cleanly, after it is sent.
-    if (this.#draining && !res.headersSent) res.setHeader('Connection', 'close');
+  /** Draining: this response ends its keep-alive connection, cleanly, after it is sent. */
+  #closeAfter(res: ServerResponse): void {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
   }
 
   /** Slot of another live worker that owns this request's session, or -1 to serve it here. */
