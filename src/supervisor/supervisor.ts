@@ -20,6 +20,8 @@ interface Slot {
   restarts: number;
   /** Crash loop: no more respawns until a reload or scale. */
   halted: boolean;
+  /** A new worker for this slot is starting (reload or memory limit): start no second one. */
+  replacing: boolean;
 }
 
 /** What the supervisor needs from the primary. */
@@ -91,10 +93,6 @@ export class Supervisor {
     return ready;
   }
 
-  get size(): number {
-    return this.#slots.length;
-  }
-
   status(): WorkerStatus[] {
     const rows: WorkerStatus[] = [];
     const row = (slot: Slot | undefined, wp: WorkerProcess): WorkerStatus => ({
@@ -118,7 +116,7 @@ export class Supervisor {
   /** Grow or shrink to `workers` slots. New slots start at once; removed ones drain. */
   scale(workers: number): void {
     while (this.#slots.length < workers) {
-      const slot: Slot = { index: this.#slots.length, current: undefined, backoff: new Backoff(100, 5000), respawn: undefined, failures: [], restarts: 0, halted: false };
+      const slot: Slot = { index: this.#slots.length, current: undefined, backoff: new Backoff(100, 5000), respawn: undefined, failures: [], restarts: 0, halted: false, replacing: false };
       this.#slots.push(slot);
       slot.current = this.#spawn(slot);
     }
@@ -184,7 +182,16 @@ export class Supervisor {
 
   /** Start a new worker for `slot`, switch to it once ready, retire the old. Undefined = success, else why not. */
   async #replace(slot: Slot): Promise<string | undefined> {
-    const next = this.#spawn(slot);
+    if (slot.replacing) return undefined;
+    slot.replacing = true;
+    try {
+      return await this.#switchTo(slot, this.#spawn(slot));
+    } finally {
+      slot.replacing = false;
+    }
+  }
+
+  async #switchTo(slot: Slot, next: WorkerProcess): Promise<string | undefined> {
     const ready = await new Promise<boolean>((resolve) => this.#readyWaiters.set(next, resolve));
     if (!ready) {
       const tail = next.lastStderr();
