@@ -20,21 +20,11 @@ export class Dispatcher {
   readonly #waitMs: number;
   #waitSweep: NodeJS.Timeout | undefined;
   #seq = 0;
-  #handedOff = 0;
 
   constructor(router: Router, ready: () => readonly WorkerProcess[], waitMs: number) {
     this.#router = router;
     this.#ready = ready;
     this.#waitMs = waitMs;
-  }
-
-  /** Connections handed off and accepted since start. */
-  get handedOff(): number {
-    return this.#handedOff;
-  }
-
-  get waiting(): number {
-    return this.#waiting.length;
   }
 
   dispatch(handoff: Handoff): void {
@@ -54,7 +44,6 @@ export class Dispatcher {
     const handoff = worker.settle(seq, accepted);
     if (handoff === undefined) return;
     if (accepted) {
-      this.#handedOff++;
       closeQuietly(handoff.handle);
       return;
     }

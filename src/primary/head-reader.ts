@@ -41,11 +41,6 @@ export class HeadReader {
     this.#options = options;
   }
 
-  /** Connections still sending their request line. */
-  get size(): number {
-    return this.#reading.size;
-  }
-
   read(handle: RawHandle): void {
     this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now() });
     handle.onread = (buffer) => this.#onRead(handle, buffer);

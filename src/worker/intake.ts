@@ -11,7 +11,6 @@ export class Intake {
   readonly #bytes = new WeakMap<RawHandle, Buffer>();
   readonly #relayedHandles = new WeakSet<RawHandle>();
   readonly #relayed = new WeakSet<Socket>();
-  #connections = 0;
   #taken = 0;
   readonly #onChange: () => void;
   /** Open sockets on the app's server; during a drain, since when each has been seen idle (0 = busy). */
@@ -24,7 +23,7 @@ export class Intake {
 
   /** Open connections on the app's corral server. */
   get connections(): number {
-    return this.#connections;
+    return this.#sockets.size;
   }
 
   /** Handoffs taken since start. */
@@ -56,11 +55,9 @@ export class Intake {
     const bytes = handle === null ? undefined : this.#bytes.get(handle);
     if (bytes !== undefined) socket.unshift(bytes);
     if (handle !== null && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
-    this.#connections++;
     this.#sockets.set(socket, 0);
     this.#onChange();
     socket.once('close', () => {
-      this.#connections--;
       this.#sockets.delete(socket);
       this.#onChange();
     });
