@@ -1,4 +1,4 @@
-import { createAdapter } from '@socket.io/cluster-adapter';
+import { createAdapterFactory } from './adapters';
 import { generateSid, normalizeEnginePath, slotOfSid } from './protocol/sid';
 import { currentRuntime, type WorkerRuntime } from './worker/runtime';
 
@@ -22,10 +22,12 @@ const ATTACHED = Symbol.for('corral.attached');
 
 /**
  * Make a Socket.IO server cluster-aware. Inside a corral worker, it
- * - makes every Engine.IO session id carry this worker's slot, so the primary routes each
- *   request of a session to its worker without keeping a table;
- * - installs `@socket.io/cluster-adapter`, so broadcasts, rooms and acks reach the clients
- *   of every worker (corral's primary relays its messages);
+ * - makes every Engine.IO session id carry this host's id and this worker's slot, so the
+ *   primary routes each request of a session to its worker without keeping a table (and a
+ *   front balancer, to its host);
+ * - installs the adapter chosen with `--adapter`: `@socket.io/cluster-adapter` by default
+ *   (corral's primary relays its messages), or socket.io's Redis or Redis-streams adapter
+ *   across hosts, so broadcasts, rooms and acks reach the clients of every worker;
  * - tells corral the Engine.IO path, and lets corral close the sessions on shutdown.
  *
  * Outside corral (`node app.js`) it does nothing, so the same app runs on one process.
@@ -43,7 +45,7 @@ export function attach<T extends SocketIOServerLike>(io: T): T {
   if (marked[ATTACHED]) return io;
   marked[ATTACHED] = true;
 
-  io.adapter(createAdapter() as never);
+  io.adapter(createAdapterFactory(runtime.env, (message) => runtime.warn(message)) as never);
   if (io.engine !== undefined) patchEngine(io.engine, runtime);
   // socket.io binds its engine when attached to an HTTP server: catch engines bound later.
   const bind = io.bind.bind(io);
@@ -59,11 +61,13 @@ export function attach<T extends SocketIOServerLike>(io: T): T {
 
 function patchEngine(engine: EngineLike, runtime: WorkerRuntime): void {
   const slot = runtime.slot;
-  engine.generateId = () => generateSid(slot);
+  const host = runtime.env.hostId;
+  const hostPrefix = `${host}.`;
+  engine.generateId = () => generateSid(host, slot);
   let warned = false;
   engine.on('connection', (socket) => {
     // An app that sets its own generateId after attach() breaks stickiness: say so once.
-    if (!warned && slotOfSid(socket.id) !== slot) {
+    if (!warned && slotOfSid(socket.id, hostPrefix) !== slot) {
       warned = true;
       runtime.warn(`Engine.IO session id "${socket.id}" does not carry this worker's slot: something replaced io.engine.generateId after attach(io). Sessions will not stick; let corral generate the ids.`);
     }

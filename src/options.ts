@@ -1,8 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { availableParallelism, hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { defaultControlPath } from './control/paths';
 import { CorralError } from './errors';
+import { HOST_ID_PATTERN } from './protocol/sid';
 import { STRATEGIES, type Strategy } from './routing';
+
+/** How Socket.IO servers of different workers (and hosts) reach each other. */
+export type AdapterKind = 'cluster' | 'redis' | 'redis-streams';
+export const ADAPTERS: readonly AdapterKind[] = ['cluster', 'redis', 'redis-streams'];
 
 /** What a user may give corral (CLI flags, a config file, or the `start()` API). */
 export interface CorralOptions {
@@ -36,8 +42,16 @@ export interface CorralOptions {
   restartWindow?: number | string;
   /** Restart a worker (gracefully) whose RSS passes this: bytes, or `'512M'`, `'1G'`. Default: no limit. */
   maxMemory?: number | string;
-  /** Path of the control socket. Default `<tmpdir>/corral-<port>.sock`. */
+  /** Path of the control socket. Default `$XDG_RUNTIME_DIR/corral/[<host>-]<port>.sock` (else `<tmpdir>/corral-<uid>/...`). */
   control?: string;
+  /** This host's id, written in every session id so a front balancer can route on it. Default: derived from the hostname. */
+  hostId?: string;
+  /** Cross-worker messaging: `cluster` (IPC through the primary, the default), `redis` or `redis-streams`. */
+  adapter?: AdapterKind | string;
+  /** Redis URL for the Redis adapters (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). Alone, it selects `redis-streams`. */
+  redis?: string;
+  /** Also serve slot `i` on port `slotPorts + i` (same address), handed straight to that slot. Default: off. */
+  slotPorts?: number | string;
 }
 
 /** The validated, fully-resolved configuration. Nothing downstream re-checks it. */
@@ -60,12 +74,20 @@ export interface Config {
   readonly maxMemory: number;
   /** Control socket path; '' = derive from the bound port once known. */
   readonly control: string;
+  /** `[a-z0-9-]`, at most 63 characters. */
+  readonly hostId: string;
+  readonly adapter: AdapterKind;
+  /** '' unless a Redis adapter is chosen. */
+  readonly redis: string;
+  /** First slot port; 0 = no slot ports. */
+  readonly slotPorts: number;
 }
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
+  'hostId', 'adapter', 'redis', 'slotPorts',
 ];
 
 const MS = 'milliseconds from';
@@ -83,12 +105,15 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     throw new CorralError('ERR_CORRAL_APP_NOT_FOUND', `app not found: ${app} is not a file. Give the path of your server's entry script, e.g. \`corral start server.js\`.`);
   }
   const port = integer('port', input.port ?? env['PORT'] ?? 3000, 0, 65535, 'a TCP port from 0 to 65535');
+  const workers = workersOf(input.workers ?? 'auto');
+  const host = hostOf(input.host);
+  const { adapter, redis } = adapterOf(input.adapter, input.redis);
   const config: Config = {
     app,
     appArgs: [...(input.appArgs ?? [])],
-    workers: workersOf(input.workers ?? 'auto'),
+    workers,
     port,
-    host: hostOf(input.host),
+    host,
     sticky: stickyOf(input.sticky ?? 'sid'),
     maxHeadBytes: integer('maxHeadBytes', input.maxHeadBytes ?? 8192, 64, 1 << 20, 'a byte count from 64 to 1048576'),
     headTimeout: integer('headTimeout', input.headTimeout ?? 10_000, 10, 600_000, `${MS} 10 to 600000`),
@@ -99,14 +124,58 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     maxRestarts: integer('maxRestarts', input.maxRestarts ?? 10, 1, 1_000_000, 'a whole number from 1 up'),
     restartWindow: integer('restartWindow', input.restartWindow ?? 60_000, 100, 86_400_000, `${MS} 100 to 86400000`),
     maxMemory: bytesOf(input.maxMemory),
-    control: input.control === undefined || input.control === '' ? (port === 0 ? '' : defaultControlPath(port)) : resolve(String(input.control)),
+    control: input.control === undefined || input.control === '' ? (port === 0 ? '' : defaultControlPath(port, host, env)) : resolve(String(input.control)),
+    hostId: input.hostId === undefined || input.hostId === '' ? defaultHostId() : hostIdOf(input.hostId),
+    adapter,
+    redis,
+    slotPorts: slotPortsOf(input.slotPorts, workers, port),
   };
   return Object.freeze(config);
 }
 
-/** Where `corral start` puts its control socket, and where `corral status` looks, for a port. */
-export function defaultControlPath(port: number): string {
-  return join(process.env['XDG_RUNTIME_DIR'] ?? tmpdir(), `corral-${port}.sock`);
+/**
+ * The host id when none is given: the machine's host name, first DNS label, lower-cased, every
+ * run of characters outside `[a-z0-9-]` turned into one `-` (`Web_01.example.com` -> `web-01`).
+ * In Kubernetes that is the pod name. `host` if nothing usable is left.
+ */
+export function defaultHostId(name: string = hostname()): string {
+  const label = name.split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63).replace(/-+$/, '');
+  return HOST_ID_PATTERN.test(label) ? label : 'host';
+}
+
+function hostIdOf(value: unknown): string {
+  if (typeof value === 'string' && HOST_ID_PATTERN.test(value)) return value;
+  throw bad('hostId', 'lower-case letters, digits and inner dashes, at most 63 characters (a DNS label), e.g. web-1', value);
+}
+
+function adapterOf(adapter: unknown, redis: unknown): { adapter: AdapterKind; redis: string } {
+  const url = redis === undefined || redis === '' ? '' : redisUrlOf(redis);
+  const kind = adapter === undefined || adapter === '' ? (url === '' ? 'cluster' : 'redis-streams') : adapter;
+  if (typeof kind !== 'string' || !(ADAPTERS as readonly string[]).includes(kind)) throw bad('adapter', `one of ${ADAPTERS.map((a) => `"${a}"`).join(', ')}`, adapter);
+  if (kind === 'cluster' && url !== '') throw bad('redis', 'no Redis URL with --adapter cluster (it needs no service); choose --adapter redis or redis-streams to use Redis', redis);
+  if (kind !== 'cluster' && url === '') throw bad('redis', `a Redis URL for --adapter ${kind}, e.g. --redis redis://127.0.0.1:6379`, redis);
+  return { adapter: kind as AdapterKind, redis: url };
+}
+
+function redisUrlOf(value: unknown): string {
+  if (typeof value === 'string') {
+    try {
+      const url = new URL(value);
+      if ((url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '') return value;
+    } catch {
+      // named in the error below
+    }
+  }
+  throw bad('redis', 'a Redis URL, redis://[:password@]host[:port][/db] (rediss:// for TLS)', value);
+}
+
+function slotPortsOf(value: unknown, workers: number, port: number): number {
+  if (value === undefined || value === '' || value === 0 || value === '0') return 0;
+  const base = integer('slotPorts', value, 1, 65535, 'the first of the slot ports, a TCP port from 1 to 65535');
+  const last = base + workers - 1;
+  if (last > 65535) throw bad('slotPorts', `a first port that leaves room for ${workers} slot ports (at most ${65536 - workers})`, value);
+  if (port >= base && port <= last) throw bad('slotPorts', `a range of ${workers} ports (${base}-${last}) that does not hold the public port ${port}`, value);
+  return base;
 }
 
 function workersOf(value: unknown): number {

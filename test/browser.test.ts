@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { parseSid } from '../src/protocol/sid';
 import { fixture, startCorral } from './helpers/corral';
 
 // CI installs Debian's chromium; a missing browser is a failure, never a skip.
@@ -69,7 +70,7 @@ test('24 sessions in one Chromium page, half polling-only, share its keep-alive 
     const use = connections.get(response.connectionId) ?? { responses: 0, slots: new Set<string>() };
     use.responses++;
     const sid = url.searchParams.get('sid');
-    if (sid !== null) use.slots.add(sid.slice(0, sid.indexOf('.')));
+    if (sid !== null) use.slots.add(String(parseSid(sid)?.slot ?? sid));
     connections.set(response.connectionId, use);
   });
 

@@ -3,7 +3,7 @@ import { Agent } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { slotOfSid } from '../src/protocol/sid';
+import { parseSid } from '../src/protocol/sid';
 import { exchange, PollingSession } from './helpers/engine';
 import { fixture, startCorral, type Running } from './helpers/corral';
 
@@ -12,7 +12,7 @@ async function sessionsOnBothSlots(url: string): Promise<[PollingSession, Pollin
   const bySlot = new Map<number, PollingSession>();
   for (let i = 0; i < 20 && bySlot.size < 2; i++) {
     const s = await PollingSession.open(url, false);
-    bySlot.set(slotOfSid(s.sid), s);
+    bySlot.set(parseSid(s.sid)?.slot ?? -1, s);
   }
   assert.ok(bySlot.has(0) && bySlot.has(1), 'could not get sessions on both workers');
   return [bySlot.get(0)!, bySlot.get(1)!];

@@ -1,34 +1,48 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { generateSid, normalizeEnginePath, sidOfTarget, slotOfSid } from '../src/protocol/sid';
+import { generateSid, normalizeEnginePath, parseSid, sidOfTarget, slotOfSid } from '../src/protocol/sid';
 import { IpRouter, NoneRouter, SidRouter } from '../src/routing';
 import { slotOfRequestLine } from '../src/routing/sid';
 import type { Candidate } from '../src/routing';
 
 const PATHS = ['/socket.io/'];
+const HOST = 'h1';
+const HERE = 'h1.';
 const two: Candidate[] = [
   { slot: 0, load: 0 },
   { slot: 1, load: 0 },
 ];
 
 describe('session ids', () => {
-  test('a generated sid names its slot, is URL-safe and unique', () => {
+  test('a generated sid names its host and slot, is URL-safe and unique', () => {
     const seen = new Set<string>();
-    for (const slot of [0, 1, 35, 36, 1023]) {
-      for (let i = 0; i < 200; i++) {
-        const sid = generateSid(slot);
-        assert.match(sid, /^[0-9a-z]+\.[A-Za-z0-9_-]{20}$/);
-        assert.equal(slotOfSid(sid), slot);
-        assert.ok(!seen.has(sid));
-        seen.add(sid);
+    for (const host of ['h1', 'web-01', 'a'.repeat(63)]) {
+      for (const slot of [0, 1, 35, 36, 1023]) {
+        for (let i = 0; i < 100; i++) {
+          const sid = generateSid(host, slot);
+          assert.match(sid, /^[a-z0-9-]+\.[0-9a-z]+\.[A-Za-z0-9_-]{20}$/);
+          assert.equal(encodeURIComponent(sid), sid);
+          assert.equal(slotOfSid(sid, `${host}.`), slot);
+          assert.deepEqual(parseSid(sid), { host, slot });
+          assert.ok(!seen.has(sid));
+          seen.add(sid);
+        }
       }
     }
   });
 
-  test('a sid without a slot prefix names no slot', () => {
-    for (const sid of ['', 'abc', '.abc', 'A.abc', '-1.x', '1234567.x', 'x y.z', 'ABCDEFGHIJKLMNOPQRST']) {
-      assert.equal(slotOfSid(sid), -1, sid);
+  test('a sid of another host names no slot here, even when one host id begins the other', () => {
+    assert.equal(slotOfSid(generateSid('h2', 1), HERE), -1);
+    assert.equal(slotOfSid(generateSid('h10', 1), HERE), -1);
+    assert.equal(slotOfSid(generateSid('h', 1), HERE), -1);
+    assert.equal(slotOfSid(generateSid('h1', 1), HERE), 1);
+  });
+
+  test('a sid without a host and slot prefix names no slot', () => {
+    for (const sid of ['', 'abc', '.abc', 'h1.', 'h1..x', 'h1.A.abc', 'h1.-1.x', 'h1.1234567.x', 'h1.1', 'h1.1.', 'h1.x y.z', '1.abc', 'ABCDEFGHIJKLMNOPQRST', 'H1.1.abc']) {
+      assert.equal(slotOfSid(sid, HERE), -1, sid);
     }
+    for (const sid of ['', 'abc', '.1.x', 'H1.1.x', '-a.1.x', 'h1.z z.x', 'h1.1']) assert.equal(parseSid(sid), undefined, sid);
   });
 
   test('sid is read only on an Engine.IO path, from the query string', () => {
@@ -41,20 +55,21 @@ describe('session ids', () => {
     assert.equal(sidOfTarget('/custom/?sid=2.q', [normalizeEnginePath('/custom')]), '2.q');
   });
 
-  test('the request line gives the slot; anything malformed gives -1', () => {
-    assert.equal(slotOfRequestLine('GET /socket.io/?EIO=4&transport=polling&sid=1.abc HTTP/1.1', PATHS), 1);
-    assert.equal(slotOfRequestLine('POST /socket.io/?EIO=4&sid=a.abc HTTP/1.1', PATHS), 10);
-    assert.equal(slotOfRequestLine('GET /socket.io/?EIO=4 HTTP/1.1', PATHS), -1);
-    assert.equal(slotOfRequestLine('garbage', PATHS), -1);
-    assert.equal(slotOfRequestLine('\u0016\u0003\u0001', PATHS), -1);
-    assert.equal(slotOfRequestLine(undefined, PATHS), -1);
+  test('the request line gives the slot; anything malformed or of another host gives -1', () => {
+    assert.equal(slotOfRequestLine('GET /socket.io/?EIO=4&transport=polling&sid=h1.1.abc HTTP/1.1', PATHS, HERE), 1);
+    assert.equal(slotOfRequestLine('POST /socket.io/?EIO=4&sid=h1.a.abc HTTP/1.1', PATHS, HERE), 10);
+    assert.equal(slotOfRequestLine('POST /socket.io/?EIO=4&sid=h2.a.abc HTTP/1.1', PATHS, HERE), -1);
+    assert.equal(slotOfRequestLine('GET /socket.io/?EIO=4 HTTP/1.1', PATHS, HERE), -1);
+    assert.equal(slotOfRequestLine('garbage', PATHS, HERE), -1);
+    assert.equal(slotOfRequestLine('\u0016\u0003\u0001', PATHS, HERE), -1);
+    assert.equal(slotOfRequestLine(undefined, PATHS, HERE), -1);
   });
 });
 
 describe('sid router', () => {
   test('a request with a live slot goes to that slot, whatever the loads', () => {
-    const router = new SidRouter(PATHS);
-    const line = `GET /socket.io/?EIO=4&transport=polling&sid=${generateSid(1)} HTTP/1.1`;
+    const router = new SidRouter(HOST, PATHS);
+    const line = `GET /socket.io/?EIO=4&transport=polling&sid=${generateSid(HOST, 1)} HTTP/1.1`;
     const loaded: Candidate[] = [
       { slot: 0, load: 0 },
       { slot: 1, load: 1000 },
@@ -63,20 +78,22 @@ describe('sid router', () => {
   });
 
   test('handshakes and sids of dead slots go least-loaded, alternating on ties', () => {
-    const router = new SidRouter(PATHS);
+    const router = new SidRouter(HOST, PATHS);
     const picks = [0, 1, 2, 3].map(() => router.pick({ remoteAddress: '', requestLine: 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1' }, two));
     assert.deepEqual(picks.sort(), [0, 0, 1, 1]);
-    const forged = `GET /socket.io/?EIO=4&sid=${generateSid(7)} HTTP/1.1`;
+    const forged = `GET /socket.io/?EIO=4&sid=${generateSid(HOST, 7)} HTTP/1.1`;
     const loads: Candidate[] = [
       { slot: 0, load: 5 },
       { slot: 1, load: 2 },
     ];
     assert.equal(router.pick({ remoteAddress: '', requestLine: forged }, loads), 1);
+    const otherHost = `GET /socket.io/?EIO=4&sid=${generateSid('h2', 0)} HTTP/1.1`;
+    assert.equal(router.pick({ remoteAddress: '', requestLine: otherHost }, loads), 1);
   });
 
   test('paths announced later are honoured', () => {
-    const router = new SidRouter(PATHS);
-    const line = `GET /rt/?EIO=4&sid=${generateSid(1)} HTTP/1.1`;
+    const router = new SidRouter(HOST, PATHS);
+    const line = `GET /rt/?EIO=4&sid=${generateSid(HOST, 1)} HTTP/1.1`;
     const loads: Candidate[] = [
       { slot: 0, load: 0 },
       { slot: 1, load: 9 },

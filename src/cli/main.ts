@@ -3,9 +3,13 @@ import { Command } from 'commander';
 import { control } from '../control/client';
 import { CorralError } from '../errors';
 import { log } from '../log';
-import { defaultControlPath, resolveConfig, type CorralOptions } from '../options';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { controlName, defaultControlPath, runtimeBase } from '../control/paths';
+import { resolveConfig, type CorralOptions } from '../options';
 import { Primary } from '../primary/primary';
 import { loadConfigFile } from './config-file';
+import { registerLbConfig } from './lb-config';
 import { statusTable } from './status-table';
 
 const program = new Command('corral')
@@ -27,7 +31,11 @@ const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
   ['--max-restarts <n>', 'maxRestarts', 'crashes of one slot within --restart-window that halt it (default: 10)'],
   ['--restart-window <ms>', 'restartWindow', 'window for --max-restarts (default: 60000)'],
   ['--max-memory <size>', 'maxMemory', 'restart a worker gracefully past this RSS, e.g. 512M (default: none)'],
-  ['--control <path>', 'control', 'control socket path (default: <tmpdir>/corral-<port>.sock)'],
+  ['--control <path>', 'control', 'control socket path (default: $XDG_RUNTIME_DIR/corral/[<host>-]<port>.sock)'],
+  ['--host-id <id>', 'hostId', 'this host\'s id, written in every session id for a front balancer (default: from the hostname)'],
+  ['--adapter <kind>', 'adapter', 'Socket.IO messaging between workers and hosts: cluster (IPC, no service), redis or redis-streams (default: cluster)'],
+  ['--redis <url>', 'redis', 'Redis URL for the Redis adapters; alone, selects redis-streams'],
+  ['--slot-ports <base>', 'slotPorts', 'also serve slot i on port BASE+i, straight to that worker (for a front balancer)'],
 ];
 
 const start = program
@@ -73,17 +81,41 @@ function handleSignals(primary: Primary): void {
 
 /** Options shared by the commands that talk to a running corral. */
 function target(cmd: Command): Command {
-  return cmd.option('-p, --port <port>', 'the port corral serves (default: $PORT or 3000)').option('--control <path>', 'control socket path (overrides --port)');
+  return cmd
+    .option('-p, --port <port>', 'the port corral serves (default: $PORT or 3000)')
+    .option('-H, --host <address>', 'the address it is bound to, when several corrals share the port')
+    .option('--control <path>', 'control socket path (overrides --port and --host)');
 }
 
-function controlPath(flags: { port?: string; control?: string }): string {
+interface TargetFlags {
+  port?: string;
+  host?: string;
+  control?: string;
+}
+
+function controlPath(flags: TargetFlags): string {
   if (flags.control !== undefined) return flags.control;
   const port = Number(flags.port ?? process.env['PORT'] ?? 3000);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CorralError('ERR_CORRAL_BAD_OPTION', `bad option --port: expected a TCP port from 1 to 65535, got ${JSON.stringify(flags.port)}.`);
-  return defaultControlPath(port);
+  if (flags.host !== undefined) return defaultControlPath(port, flags.host);
+  // No --host: the corral bound to every interface, else the only one on that port.
+  const all = defaultControlPath(port, undefined);
+  const suffix = `-${controlName(port, undefined)}.sock`;
+  let names: string[];
+  try {
+    names = readdirSync(runtimeBase());
+  } catch {
+    return all;
+  }
+  if (names.includes(basename(all))) return all;
+  const bound = names.filter((name) => name.endsWith(suffix));
+  if (bound.length === 0) return all;
+  if (bound.length === 1) return join(runtimeBase(), bound[0]!);
+  const hosts = bound.map((name) => name.slice(0, -suffix.length)).join(', ');
+  throw new CorralError('ERR_CORRAL_BAD_OPTION', `several corrals serve port ${port} (on ${hosts}): pick one with --host ADDRESS.`);
 }
 
-async function ask(flags: { port?: string; control?: string }, request: Parameters<typeof control>[1]): Promise<void> {
+async function ask(flags: TargetFlags, request: Parameters<typeof control>[1]): Promise<void> {
   const response = await control(controlPath(flags), request);
   if (!response.ok) {
     process.stderr.write(`corral: ${response.error}\n`);
@@ -92,7 +124,7 @@ async function ask(flags: { port?: string; control?: string }, request: Paramete
   if ('message' in response) process.stdout.write(`${response.message}\n`);
 }
 
-target(program.command('status').description('show the workers of a running corral').option('--json', 'machine-readable output')).action(async (flags: { port?: string; control?: string; json?: boolean }) => {
+target(program.command('status').description('show the workers of a running corral').option('--json', 'machine-readable output')).action(async (flags: TargetFlags & { json?: boolean }) => {
   const response = await control(controlPath(flags), { cmd: 'status' });
   if (!response.ok) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', response.error);
   if (!('workers' in response)) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', 'unexpected answer to status');
@@ -101,6 +133,8 @@ target(program.command('status').description('show the workers of a running corr
 target(program.command('reload').description('replace every worker, one slot at a time, without dropping a request')).action((flags) => ask(flags, { cmd: 'reload' }));
 target(program.command('stop').description('drain and stop a running corral')).action((flags) => ask(flags, { cmd: 'stop' }));
 target(program.command('scale').description('change the number of workers of a running corral').argument('<workers>', 'the new number of workers')).action((workers: string, flags) => ask(flags, { cmd: 'scale', workers: Number(workers) }));
+
+registerLbConfig(program);
 
 function version(): string {
   try {

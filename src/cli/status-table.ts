@@ -3,9 +3,10 @@ import type { WorkerStatus } from '../supervisor/supervisor';
 
 /** `corral status` as a terminal table. */
 export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStatus[]): string {
-  const head = `corral: primary pid ${primary.pid}, port ${primary.port}, sticky=${primary.sticky}, up ${duration(primary.uptimeMs)}, app ${primary.app}`;
+  const slotPorts = primary.slotPorts > 0 ? `, slot ports from ${primary.slotPorts}` : '';
+  const head = `corral: primary pid ${primary.pid}, ${primary.host}:${primary.port}${slotPorts}, host id ${primary.hostId}, sticky=${primary.sticky}, adapter ${primary.adapter}, up ${duration(primary.uptimeMs)}, app ${primary.app}`;
   const rows = [
-    ['slot', 'pid', 'state', 'uptime', 'restarts', 'conns', 'rss', 'cpu'],
+    ['slot', 'pid', 'state', 'uptime', 'restarts', 'conns', 'fwd', 'rss', 'cpu'],
     ...workers.map((w) => [
       String(w.slot),
       w.pid === null ? '-' : String(w.pid),
@@ -13,6 +14,7 @@ export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStat
       w.pid === null ? '-' : duration(w.uptimeMs),
       String(w.restarts),
       String(w.connections),
+      w.relayed > 0 ? `${w.forwarded}+${w.relayed}ws` : String(w.forwarded),
       w.rssBytes > 0 ? `${(w.rssBytes / 1024 / 1024).toFixed(1)} MB` : '-',
       `${w.cpuPercent}%`,
     ]),

@@ -15,7 +15,13 @@ export type ControlResponse =
 
 export interface PrimaryStatus {
   pid: number;
+  /** The bound address ('' before binding). */
+  host: string;
   port: number;
+  /** First slot port, 0 when none. */
+  slotPorts: number;
+  hostId: string;
+  adapter: string;
   sticky: string;
   uptimeMs: number;
   app: string;
@@ -114,7 +120,11 @@ async function answer(line: string, target: Controllable): Promise<ControlRespon
     case 'scale': {
       const n = request.workers;
       if (!Number.isInteger(n) || n < 1 || n > 1024) return { ok: false, error: `scale needs a whole number of workers from 1 to 1024, got ${JSON.stringify(n)}` };
-      target.scale(n);
+      try {
+        target.scale(n);
+      } catch (err) {
+        return { ok: false, error: (err as Error).message };
+      }
       return { ok: true, message: `scaling to ${n} workers` };
     }
     default:

@@ -16,25 +16,31 @@ const MAX_WAITING = 4096;
 export class Dispatcher {
   readonly #router: Router;
   readonly #ready: () => readonly WorkerProcess[];
+  readonly #comingBack: (slot: number) => boolean;
   readonly #waiting: Handoff[] = [];
   readonly #waitMs: number;
   #waitSweep: NodeJS.Timeout | undefined;
   #seq = 0;
 
-  constructor(router: Router, ready: () => readonly WorkerProcess[], waitMs: number) {
+  /**
+   * `ready` lists the workers that take connections now; `comingBack(slot)` says whether a
+   * slot without a ready worker will have one again (respawn, reload), so connections pinned
+   * to it wait rather than go elsewhere.
+   */
+  constructor(router: Router, ready: () => readonly WorkerProcess[], comingBack: (slot: number) => boolean, waitMs: number) {
     this.#router = router;
     this.#ready = ready;
+    this.#comingBack = comingBack;
     this.#waitMs = waitMs;
   }
 
   dispatch(handoff: Handoff): void {
     if (!isOpen(handoff.handle)) return;
-    const workers = this.#ready();
-    if (workers.length === 0) {
+    const worker = this.#choose(handoff, this.#ready());
+    if (worker === undefined) {
       this.#wait(handoff);
       return;
     }
-    const worker = this.#choose(handoff, workers);
     trace.router('%s -> slot %d', handoff.line ?? handoff.remoteAddress, worker.slot);
     worker.send(++this.#seq, handoff, (seq) => this.settle(worker, seq, false));
   }
@@ -47,6 +53,7 @@ export class Dispatcher {
       closeQuietly(handoff.handle);
       return;
     }
+    (handoff.refusedBy ??= []).push(worker);
     this.#retry(handoff);
   }
 
@@ -68,11 +75,16 @@ export class Dispatcher {
     this.#disarm();
   }
 
-  #choose(handoff: Handoff, workers: readonly WorkerProcess[]): WorkerProcess {
+  /** The worker for this connection now, or undefined to wait for one. */
+  #choose(handoff: Handoff, ready: readonly WorkerProcess[]): WorkerProcess | undefined {
+    const refused = handoff.refusedBy;
+    const workers = refused === undefined ? ready : ready.filter((w) => !refused.includes(w));
     if (handoff.target >= 0) {
       const target = workers.find((w) => w.slot === handoff.target);
       if (target !== undefined) return target;
+      if (handoff.pinned && this.#comingBack(handoff.target)) return undefined;
     }
+    if (workers.length === 0) return undefined;
     const candidates: readonly Candidate[] = workers;
     const slot = this.#router.pick({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }, candidates);
     return workers.find((w) => w.slot === slot) ?? workers[0]!;
@@ -94,7 +106,8 @@ export class Dispatcher {
       return;
     }
     this.#waiting.push(handoff);
-    handoff.waitingSince = Date.now();
+    // Kept across re-dispatches: a connection waits at most one deadline in all.
+    if (handoff.waitingSince === 0) handoff.waitingSince = Date.now();
     if (this.#waitSweep === undefined) {
       this.#waitSweep = setInterval(() => this.#expire(), Math.max(10, Math.min(1000, this.#waitMs / 4)));
       this.#waitSweep.unref();
@@ -104,12 +117,22 @@ export class Dispatcher {
   #expire(): void {
     const limit = Date.now() - this.#waitMs;
     let kept = 0;
+    const late: Handoff[] = [];
     for (const handoff of this.#waiting) {
-      if (handoff.waitingSince <= limit) this.#refuse(handoff);
+      if (handoff.waitingSince <= limit) late.push(handoff);
       else this.#waiting[kept++] = handoff;
     }
     this.#waiting.length = kept;
-    if (kept === 0) this.#disarm();
+    for (const handoff of late) {
+      // Pinned to a slot that did not come back in time: any ready worker serves it.
+      if (handoff.pinned && isOpen(handoff.handle) && this.#ready().length > 0) {
+        handoff.pinned = false;
+        this.dispatch(handoff);
+      } else {
+        this.#refuse(handoff);
+      }
+    }
+    if (this.#waiting.length === 0) this.#disarm();
   }
 
   #disarm(): void {

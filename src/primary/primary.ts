@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupPrimary as setupAdapterRelay } from '@socket.io/cluster-adapter';
+import { pingRedis, redactUrl } from '../adapters/redis-client';
+import { defaultControlPath, ensurePrivateDir, runtimeBase } from '../control/paths';
+import { CorralError } from '../errors';
 import { peerAddress, type RawHandle } from '../internal/raw-handle';
 import { log } from '../log';
-import { defaultControlPath, type Config } from '../options';
+import type { Config } from '../options';
 import { serveControl, type Controllable, type PrimaryStatus } from '../control/server';
 import { TAG, type ToPrimary } from '../protocol/messages';
 import { createRouter, SidRouter, type Router } from '../routing';
@@ -13,6 +15,7 @@ import { answerAndClose, closeQuietly } from './answer';
 import { Dispatcher } from './dispatcher';
 import { HeadReader, type HeadFailure } from './head-reader';
 import { listen, type Listener } from './listener';
+import { SlotPorts } from './slot-ports';
 import type { Handoff, WorkerProcess } from './worker-process';
 
 const EMPTY = Buffer.alloc(0);
@@ -35,6 +38,8 @@ export class Primary implements Controllable {
   readonly #heads: HeadReader;
   #runtimeDir = '';
   #listener: Listener | undefined;
+  #slotPorts: SlotPorts | undefined;
+  #controlPath = '';
   #stopping: Promise<ExitCode> | undefined;
   #failed = false;
   #acceptErrors = 0;
@@ -46,14 +51,14 @@ export class Primary implements Controllable {
 
   constructor(config: Readonly<Config>) {
     this.config = config;
-    this.#router = createRouter(config.sticky);
+    this.#router = createRouter(config.sticky, config.hostId);
     this.#supervisor = new Supervisor(config, {
       message: (wp, message, handle) => this.#onMessage(wp, message, handle),
       ready: () => this.#dispatcher.flush(),
       gone: (wp) => this.#dispatcher.orphaned(wp),
       allDown: (report) => this.#allDown(report),
     });
-    this.#dispatcher = new Dispatcher(this.#router, () => this.#supervisor.readyWorkers(), config.headTimeout);
+    this.#dispatcher = new Dispatcher(this.#router, () => this.#supervisor.readyWorkers(), (slot) => this.#supervisor.comingBack(slot), config.headTimeout);
     this.#heads = new HeadReader({
       maxBytes: config.maxHeadBytes,
       timeoutMs: config.headTimeout,
@@ -67,32 +72,59 @@ export class Primary implements Controllable {
     return this.#listener?.address;
   }
 
-  /** Bind the port, then start one worker per slot. Rejects (binding nothing) on bad port/host. */
+  /** The control socket in use (after {@link start}). */
+  get controlPath(): string {
+    return this.#controlPath;
+  }
+
+  /**
+   * Check Redis (when an adapter needs it), bind the public port and the slot ports, serve the
+   * control socket, then start one worker per slot. Rejects, leaving nothing bound or
+   * forked, when any of it fails.
+   */
   async start(): Promise<void> {
-    this.#listener = await listen(
-      this.config.port,
-      this.config.host,
-      (handle) => this.#accept(handle),
-      (status) => this.#acceptFailed(status),
-    );
-    // Workers' internal sockets live here; mkdtemp makes it 0700.
-    this.#runtimeDir = mkdtempSync(join(tmpdir(), 'corral-'));
-    setupAdapterRelay();
+    const { config } = this;
+    if (config.adapter !== 'cluster') await pingRedis(config.redis);
+    // Checked before anything is bound: a squatted directory must stop the start, not follow it.
+    const base = runtimeBase();
+    ensurePrivateDir(base);
+    this.#listener = await listen(config.port, config.host, (handle) => this.#accept(handle), (status) => this.#acceptFailed(status));
     const { address, port } = this.#listener.address;
-    const controlPath = this.config.control || defaultControlPath(port);
+    this.#controlPath = config.control || defaultControlPath(port, config.host);
     try {
-      this.#control = await serveControl(controlPath, this);
+      if (config.slotPorts > 0) {
+        this.#slotPorts = new SlotPorts(config.slotPorts, config.host, (handle, slot) => this.#acceptPinned(handle, slot), (status) => this.#acceptFailed(status));
+        await this.#slotPorts.open(config.workers);
+      }
+      // Workers' internal sockets live here; mkdtemp makes it 0700.
+      this.#runtimeDir = mkdtempSync(join(base, 'w-'));
+      this.#control = await serveControl(this.#controlPath, this);
     } catch (err) {
       this.#listener.server.close();
-      rmSync(this.#runtimeDir, { recursive: true, force: true });
+      this.#slotPorts?.close();
+      if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
       throw err;
     }
+    if (config.adapter === 'cluster') setupAdapterRelay();
     this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP);
-    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}, ${this.config.workers} workers, sticky=${this.config.sticky}, app ${this.config.app}; control socket ${controlPath}`);
+    const slots = config.slotPorts > 0 ? `, slot ports ${config.slotPorts}-${config.slotPorts + config.workers - 1}` : '';
+    const adapter = config.adapter === 'cluster' ? 'cluster (IPC)' : `${config.adapter} ${redactUrl(config.redis)}`;
+    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} workers, sticky=${config.sticky}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
   }
 
   primaryStatus(): PrimaryStatus {
-    return { pid: process.pid, port: this.address?.port ?? this.config.port, sticky: this.config.sticky, uptimeMs: Date.now() - this.#startedAt, app: this.config.app };
+    const { config } = this;
+    return {
+      pid: process.pid,
+      host: this.address?.address ?? config.host ?? '',
+      port: this.address?.port ?? config.port,
+      slotPorts: config.slotPorts,
+      hostId: config.hostId,
+      adapter: config.adapter,
+      sticky: config.sticky,
+      uptimeMs: Date.now() - this.#startedAt,
+      app: config.app,
+    };
   }
 
   requestStop(): void {
@@ -109,9 +141,14 @@ export class Primary implements Controllable {
     return this.#supervisor.reload();
   }
 
-  /** Change the number of worker slots (`corral scale N`). */
+  /** Change the number of worker slots (`corral scale N`); their slot ports follow. */
   scale(workers: number): void {
+    const base = this.config.slotPorts;
+    if (base > 0 && base + workers - 1 > 65535) {
+      throw new CorralError('ERR_CORRAL_BAD_OPTION', `cannot scale to ${workers} workers: their slot ports would run past 65535 (--slot-ports ${base}); at most ${65536 - base}.`);
+    }
     this.#supervisor.scale(workers);
+    this.#slotPorts?.resize(workers);
   }
 
   /**
@@ -151,11 +188,22 @@ export class Primary implements Controllable {
     this.#dispatcher.dispatch(this.#handoff(handle, bytes, line, -1));
   }
 
-  /** `target` >= 0: a relayed upgrade that must reach that slot, and is never relayed again. */
-  #handoff(handle: RawHandle, bytes: Buffer, line: string | undefined, target: number): Handoff {
+  /** A connection on the slot port of `slot`: that slot's, unread. */
+  #acceptPinned(handle: RawHandle, slot: number): void {
+    if (this.#stopping !== undefined) {
+      closeQuietly(handle);
+      return;
+    }
+    const handoff = this.#handoff(handle, EMPTY, undefined, slot);
+    handoff.pinned = true;
+    this.#dispatcher.dispatch(handoff);
+  }
+
+  /** `target` >= 0: a connection that must reach that slot if it can (a relayed upgrade, which is never relayed again, or a slot port's). */
+  #handoff(handle: RawHandle, bytes: Buffer, line: string | undefined, target: number, relayed = false): Handoff {
     // getpeername is a system call: only the ip strategy needs the address.
     const remoteAddress = this.#router.name === 'ip' ? peerAddress(handle) : '';
-    return { handle, bytes, line, target, relayed: target >= 0, remoteAddress, attempts: 0, waitingSince: 0 };
+    return { handle, bytes, line, target, relayed, pinned: false, remoteAddress, attempts: 0, refusedBy: undefined, waitingSince: 0 };
   }
 
   #headFailed(handle: RawHandle, reason: HeadFailure, bytes: Buffer): void {
@@ -198,7 +246,7 @@ export class Primary implements Controllable {
     const accepted = handle !== undefined && this.#stopping === undefined;
     from.message({ tag: TAG, type: 'relay-reply', seq, accepted });
     if (!accepted) return;
-    this.#dispatcher.dispatch(this.#handoff(handle, Buffer.from(bytes, 'base64'), undefined, slot));
+    this.#dispatcher.dispatch(this.#handoff(handle, Buffer.from(bytes, 'base64'), undefined, slot, true));
   }
 
   #allDown(report: string): void {
@@ -209,6 +257,7 @@ export class Primary implements Controllable {
 
   async #shutdown(): Promise<ExitCode> {
     this.#listener?.server.close();
+    this.#slotPorts?.close();
     this.#control?.close();
     this.#heads.close();
     this.#dispatcher.close();

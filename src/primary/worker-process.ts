@@ -12,10 +12,17 @@ export interface Handoff {
   readonly remoteAddress: string;
   /** Came back from a worker (a WebSocket upgrade for another slot): never relay again. */
   readonly relayed: boolean;
-  /** Slot that must take it if it can (relays), else -1. */
+  /** Slot that must take it if it can (relays, slot ports), else -1. */
   readonly target: number;
+  /**
+   * Came in on the target's slot port: while that slot is coming back (respawn), wait for it
+   * rather than go elsewhere; only at the wait deadline does any ready worker take it.
+   */
+  pinned: boolean;
   /** Workers that refused it already. */
   attempts: number;
+  /** The workers that refused it (allocated on the first refusal only): never asked again. */
+  refusedBy: WorkerProcess[] | undefined;
   /** When it started waiting for a ready worker (only while none is). */
   waitingSince: number;
 }
@@ -40,6 +47,9 @@ export class WorkerProcess {
   /** Latest resource figures reported by the worker. */
   rss = 0;
   cpuPercent = 0;
+  /** Requests forwarded and upgrades relayed to other workers, in all (keep-alive connections carrying another's session). */
+  forwarded = 0;
+  relayed = 0;
   #cpuMicros = 0;
   #cpuAt = 0;
   /** The last few KiB the app wrote to stderr, for crash reports. */
@@ -75,7 +85,9 @@ export class WorkerProcess {
     return this.#connections;
   }
 
-  stats(rss: number, cpuMicros: number): void {
+  stats(rss: number, cpuMicros: number, forwarded: number, relayed: number): void {
+    this.forwarded = forwarded;
+    this.relayed = relayed;
     const now = Date.now();
     if (this.#cpuAt > 0 && now > this.#cpuAt) this.cpuPercent = Math.round(((cpuMicros - this.#cpuMicros) / 1000 / (now - this.#cpuAt)) * 100);
     this.rss = rss;

@@ -41,8 +41,12 @@ export type ToPrimary =
   | { tag: typeof TAG; type: 'engine-path'; path: string }
   /** A WebSocket upgrade for another slot's session; the handle rides along. */
   | { tag: typeof TAG; type: 'relay'; seq: number; slot: number; bytes: string }
-  /** Resource use, every second: resident set size (bytes) and CPU time used in all (microseconds). */
-  | { tag: typeof TAG; type: 'stats'; rss: number; cpuMicros: number }
+  /**
+   * Every second: resident set size (bytes), CPU time used in all (microseconds), and in all
+   * the requests forwarded to other workers and the upgrades relayed to them (keep-alive
+   * connections that carried another worker's session).
+   */
+  | { tag: typeof TAG; type: 'stats'; rss: number; cpuMicros: number; forwarded: number; relayed: number }
   /** Something the operator should read, logged by the primary with the worker's name. */
   | { tag: typeof TAG; type: 'warn'; message: string };
 

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../options';
+import type { AdapterKind, Config } from '../options';
 
 /** The primary -> worker contract carried in the environment at fork. What a worker learns from it (the app sees `PORT` too). */
 export interface WorkerEnv {
@@ -12,6 +12,11 @@ export interface WorkerEnv {
   readonly app: string;
   /** Ready only once the app calls `ready()` (`--wait-ready`). */
   readonly waitReady: boolean;
+  /** Written in every session id, before the slot. */
+  readonly hostId: string;
+  /** What `attach(io)` installs, and the Redis URL for the Redis adapters ('' for `cluster`). */
+  readonly adapter: AdapterKind;
+  readonly redis: string;
 }
 
 const PREFIX = 'CORRAL_';
@@ -25,6 +30,9 @@ export function workerEnv(config: Readonly<Config>, slot: number, address: Addre
     [`${PREFIX}RUNTIME_DIR`]: runtimeDir,
     [`${PREFIX}APP`]: config.app,
     [`${PREFIX}WAIT_READY`]: config.waitReady ? '1' : '0',
+    [`${PREFIX}HOST_ID`]: config.hostId,
+    [`${PREFIX}ADAPTER`]: config.adapter,
+    [`${PREFIX}REDIS`]: config.redis,
   };
 }
 
@@ -36,5 +44,15 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv |
   const app = env[`${PREFIX}APP`];
   if (slot === undefined || address === undefined || runtimeDir === undefined || app === undefined) return undefined;
   const parsed = JSON.parse(address) as AddressInfo;
-  return { slot: Number(slot), port: parsed.port, address: parsed, runtimeDir, app, waitReady: env[`${PREFIX}WAIT_READY`] === '1' };
+  return {
+    slot: Number(slot),
+    port: parsed.port,
+    address: parsed,
+    runtimeDir,
+    app,
+    waitReady: env[`${PREFIX}WAIT_READY`] === '1',
+    hostId: env[`${PREFIX}HOST_ID`] ?? 'host',
+    adapter: (env[`${PREFIX}ADAPTER`] ?? 'cluster') as AdapterKind,
+    redis: env[`${PREFIX}REDIS`] ?? '',
+  };
 }

@@ -10,10 +10,10 @@ export { SidRouter, IpRouter, NoneRouter };
 /** Default Engine.IO path (Socket.IO's); workers announce others through `attach(io)`. */
 export const DEFAULT_ENGINE_PATH = '/socket.io/';
 
-export function createRouter(strategy: Strategy): Router {
+export function createRouter(strategy: Strategy, hostId: string): Router {
   switch (strategy) {
     case 'sid':
-      return new SidRouter([DEFAULT_ENGINE_PATH]);
+      return new SidRouter(hostId, [DEFAULT_ENGINE_PATH]);
     case 'ip':
       return new IpRouter();
     case 'none':

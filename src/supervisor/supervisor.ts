@@ -46,6 +46,9 @@ export interface WorkerStatus {
   connections: number;
   rssBytes: number;
   cpuPercent: number;
+  /** Requests this worker forwarded to other workers, and upgrades it relayed, in all. */
+  forwarded: number;
+  relayed: number;
 }
 
 export interface ReloadReport {
@@ -86,11 +89,22 @@ export class Supervisor {
     this.scale(this.#config.workers);
   }
 
-  /** Workers taking connections now. */
+  /** Workers taking connections now (a worker whose channel closed is no candidate, even before its exit). */
   readyWorkers(): WorkerProcess[] {
     const ready: WorkerProcess[] = [];
-    for (const slot of this.#slots) if (slot.current?.state === 'ready') ready.push(slot.current);
+    for (const slot of this.#slots) if (slot.current?.state === 'ready' && slot.current.worker.isConnected()) ready.push(slot.current);
     return ready;
+  }
+
+  /** Whether `slot` will have a ready worker again without anyone's help (not halted, not scaled away, not stopping). */
+  comingBack(slot: number): boolean {
+    const s = this.#slots[slot];
+    return s !== undefined && !s.halted && !this.#stopping;
+  }
+
+  /** How many slots there are now. */
+  get slotCount(): number {
+    return this.#slots.length;
   }
 
   status(): WorkerStatus[] {
@@ -104,10 +118,12 @@ export class Supervisor {
       connections: wp.connections,
       rssBytes: wp.rss,
       cpuPercent: wp.cpuPercent,
+      forwarded: wp.forwarded,
+      relayed: wp.relayed,
     });
     for (const slot of this.#slots) {
       if (slot.current !== undefined) rows.push(row(slot, slot.current));
-      else rows.push({ slot: slot.index, pid: null, state: slot.halted ? 'halted' : 'restarting', uptimeMs: 0, restarts: slot.restarts, connections: 0, rssBytes: 0, cpuPercent: 0 });
+      else rows.push({ slot: slot.index, pid: null, state: slot.halted ? 'halted' : 'restarting', uptimeMs: 0, restarts: slot.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0 });
     }
     for (const wp of this.#retiring) rows.push(row(this.#slots[wp.slot], wp));
     return rows.sort((a, b) => a.slot - b.slot);
@@ -261,7 +277,7 @@ export class Supervisor {
         }
         return;
       case 'stats':
-        wp.stats(message.rss, message.cpuMicros);
+        wp.stats(message.rss, message.cpuMicros, message.forwarded, message.relayed);
         this.#checkMemory(wp);
         return;
       case 'load':

@@ -38,6 +38,8 @@ export interface Drainable {
  */
 export class WorkerRuntime {
   readonly env: WorkerEnv;
+  /** `<host id>.`: a sid of another host is nobody's here (Engine.IO answers it). */
+  readonly #hostPrefix: string;
   readonly #intake = new Intake(() => this.#scheduleLoadReport());
   readonly #forwarder = new Forwarder();
   readonly #relay: Relay;
@@ -54,9 +56,13 @@ export class WorkerRuntime {
   #forwardPath = '';
   #listening = false;
   #appReady = false;
+  /** Requests and upgrades of other slots' sessions passed on, in all. */
+  #forwarded = 0;
+  #relayed = 0;
 
   constructor(env: WorkerEnv) {
     this.env = env;
+    this.#hostPrefix = `${env.hostId}.`;
     this.#relay = new Relay((message, handle) => this.send(message, handle));
   }
 
@@ -72,7 +78,7 @@ export class WorkerRuntime {
     });
     const stats = setInterval(() => {
       const cpu = process.cpuUsage();
-      this.send({ tag: TAG, type: 'stats', rss: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system });
+      this.send({ tag: TAG, type: 'stats', rss: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system, forwarded: this.#forwarded, relayed: this.#relayed });
     }, STATS_MS);
     stats.unref();
   }
@@ -167,7 +173,7 @@ export class WorkerRuntime {
     if (this.#enginePaths.length === 0 || url === undefined) return -1;
     const sid = sidOfTarget(url, this.#enginePaths);
     if (sid === undefined) return -1;
-    const slot = slotOfSid(sid);
+    const slot = slotOfSid(sid, this.#hostPrefix);
     return slot !== this.slot && this.#peers.has(slot) ? slot : -1;
   }
 
@@ -175,6 +181,7 @@ export class WorkerRuntime {
     const owner = this.#ownerOf(req.url);
     if (owner < 0) return false;
     if (event === 'checkContinue') res.writeContinue();
+    this.#forwarded++;
     this.#forwarder.forward(req, res, this.#peers.get(owner)!);
     return true;
   }
@@ -183,6 +190,7 @@ export class WorkerRuntime {
     if (this.#intake.isRelayed(socket)) return false;
     const owner = this.#ownerOf(req.url);
     if (owner < 0) return false;
+    this.#relayed++;
     this.#relay.relay(owner, req, socket, head, (rest) => this.#serveLocally('upgrade', req, socket, rest));
     return true;
   }

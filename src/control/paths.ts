@@ -1,0 +1,58 @@
+import { lstatSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CorralError } from '../errors';
+
+/**
+ * The directory of this user's control sockets and worker sockets: `$XDG_RUNTIME_DIR/corral`,
+ * else `<tmpdir>/corral-<uid>`. Never a predictable path straight in a world-writable `/tmp`:
+ * another local user could squat it. {@link ensurePrivateDir} checks it before use.
+ */
+export function runtimeBase(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env['XDG_RUNTIME_DIR'];
+  if (xdg !== undefined && xdg !== '') return join(xdg, 'corral');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return join(tmpdir(), `corral-${uid}`);
+}
+
+/**
+ * Where `corral start` puts its control socket and where `corral status` looks: one name per
+ * bound address and port, so two corrals on one machine (same port, other addresses) never
+ * collide. `host` undefined means every interface.
+ */
+export function defaultControlPath(port: number, host: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return join(runtimeBase(env), `${controlName(port, host)}.sock`);
+}
+
+/** `3000` for every interface, `127.0.1.1-3000`, `--1-3000` for `::1`. */
+export function controlName(port: number, host: string | undefined): string {
+  return host === undefined ? String(port) : `${host.replace(/[^a-zA-Z0-9.-]/g, '-')}-${port}`;
+}
+
+/**
+ * Create `dir` (mode 0700) if missing, then check it is a real directory (not a symlink), owned
+ * by this user and closed to everyone else. Throws `ERR_CORRAL_UNSAFE_RUNTIME_DIR` otherwise.
+ */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700, recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new CorralError('ERR_CORRAL_UNSAFE_RUNTIME_DIR', `cannot create corral's runtime directory ${dir}: ${(err as Error).message}. Set XDG_RUNTIME_DIR to a directory of yours, or pass --control PATH.`, { cause: err });
+    }
+  }
+  const stat = lstatSync(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : stat.uid;
+  const problem = stat.isSymbolicLink()
+    ? 'it is a symbolic link'
+    : !stat.isDirectory()
+      ? 'it is not a directory'
+      : stat.uid !== uid
+        ? `it belongs to uid ${stat.uid}, not to you (uid ${uid})`
+        : (stat.mode & 0o077) !== 0
+          ? `its mode is ${(stat.mode & 0o777).toString(8)}, open to other users (must be 700)`
+          : undefined;
+  if (problem !== undefined) {
+    throw new CorralError('ERR_CORRAL_UNSAFE_RUNTIME_DIR', `refusing corral's runtime directory ${dir}: ${problem}. Someone may be squatting it: remove it, or set XDG_RUNTIME_DIR to a private directory of yours.`);
+  }
+}
