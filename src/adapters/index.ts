@@ -45,7 +45,8 @@ export function createAdapterFactory(env: WorkerEnv, warn: (message: string) => 
  * back, broadcasts cross workers and hosts again by themselves.
  */
 function localWhileDown(factory: AdapterFactory, client: Redis): AdapterFactory {
-  return (nsp) => {
+  // socket.io calls the factory with `new`: a plain function (returning the adapter) allows that, an arrow does not.
+  return function decorated(nsp: unknown) {
     const adapter = factory(nsp) as Broadcaster;
     for (const method of ['broadcast', 'broadcastWithAck'] as const) {
       const original = adapter[method].bind(adapter) as (packet: unknown, opts: BroadcastOpts, ...rest: unknown[]) => unknown;

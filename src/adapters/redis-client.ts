@@ -81,12 +81,15 @@ export function isUp(client: Redis): boolean {
 export async function pingRedis(url: string, timeoutMs = 3000): Promise<void> {
   const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
   const client = new RedisClient(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => undefined);
+  // connect() rejects with a bare "Connection is closed": the error event has the cause.
+  let cause: Error | undefined;
+  client.on('error', (err: Error) => (cause ??= err));
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    throw new CorralError('ERR_CORRAL_REDIS_UNREACHABLE', `cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}. Start Redis, correct --redis, or use --adapter cluster (one host, no service needed).`, { cause: err });
+    const why = (cause ?? (err as Error)).message.replace(/\.+$/, '');
+    throw new CorralError('ERR_CORRAL_REDIS_UNREACHABLE', `cannot reach Redis at ${redactUrl(url)}: ${why}. Start Redis, correct --redis, or use --adapter cluster (one host, no service needed).`, { cause: err });
   } finally {
     client.disconnect();
   }

@@ -28,6 +28,10 @@ export interface Running {
 
 export interface StartOptions {
   workers?: number;
+  /** Address to bind. Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
   sticky?: 'sid' | 'ip' | 'none';
   args?: string[];
   env?: NodeJS.ProcessEnv;
@@ -42,7 +46,8 @@ export interface StartOptions {
  */
 export async function startCorral(t: Cleanup, app: string, options: StartOptions = {}): Promise<Running> {
   const workers = options.workers ?? 2;
-  const args = [CLI, 'start', app, '--workers', String(workers), '--port', '0', '--host', '127.0.0.1', '--sticky', options.sticky ?? 'sid', ...(options.args ?? [])];
+  const host = options.host ?? '127.0.0.1';
+  const args = [CLI, 'start', app, '--workers', String(workers), '--port', String(options.port ?? 0), '--host', host, '--sticky', options.sticky ?? 'sid', ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
@@ -99,11 +104,11 @@ export async function startCorral(t: Cleanup, app: string, options: StartOptions
   };
   if (t !== 'suite') t.after(stop);
 
-  const [, portText] = await waitForOutput(/listening on 127\.0\.0\.1:(\d+)/, options.timeoutMs);
+  const [, portText] = await waitForOutput(new RegExp(`listening on ${host.replace(/\./g, '\\.')}:(\\d+)`), options.timeoutMs);
   const port = Number(portText);
   const want = options.waitReady ?? workers;
   if (want > 0) await waitForOutput(new RegExp(`(?:ready: serving[^]*){${want}}`), options.timeoutMs);
-  return { proc, port, url: `http://127.0.0.1:${port}`, output: () => text, waitForOutput, stop };
+  return { proc, port, url: `http://${host}:${port}`, output: () => text, waitForOutput, stop };
 }
 
 /** Poll `condition` until true, or fail after `timeoutMs`. */

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { io as connect, type Socket } from 'socket.io-client';
+import { parseSid } from '../src/protocol/sid';
+import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
+import { exchange } from './helpers/engine';
+import { freeCommonPort, freePort } from './helpers/ports';
+import { startRedis, type TestRedis } from './helpers/redis';
+
+/** Two "machines": one corral on each loopback address, same port, same app, one Redis. */
+export const HOSTS = ['127.0.1.1', '127.0.1.2'] as const;
+
+export async function startHosts(redis: TestRedis, adapter: string, extra: string[] = [], port?: number): Promise<[Running, Running]> {
+  const shared = port ?? (await freeCommonPort(HOSTS));
+  const one = (host: string, id: string): Promise<Running> =>
+    startCorral('suite', fixture('echo-io.js'), { host, port: shared, args: ['--host-id', id, '--adapter', adapter, '--redis', redis.url, ...extra] });
+  return Promise.all([one(HOSTS[0], 'h1'), one(HOSTS[1], 'h2')]);
+}
+
+/** A connected Socket.IO client, and every `news` payload it got. */
+export async function client(url: string, transports: string[] = ['polling', 'websocket']): Promise<{ socket: Socket; news: unknown[] }> {
+  const socket = connect(url, { forceNew: true, reconnection: false, transports, timeout: 10_000 });
+  const news: unknown[] = [];
+  socket.on('news', (m: { data: unknown }) => news.push(m.data));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return { socket, news };
+}
+
+function hostOf(socket: Socket): string | undefined {
+  return parseSid(socket.io.engine.id ?? '')?.host;
+}
+
+function statusOf(corral: Running): { workers: { slot: number; pid: number; restarts: number; state: string }[] } {
+  const path = /control socket (\S+)/.exec(corral.output())![1]!;
+  const r = spawnSync(process.execPath, [CLI, 'status', '--json', '--control', path], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { workers: { slot: number; pid: number; restarts: number; state: string }[] };
+}
+
+for (const adapter of ['redis-streams', 'redis'] as const) {
+  describe(`two hosts with --adapter ${adapter}`, () => {
+    let redis: TestRedis;
+    let h1: Running;
+    let h2: Running;
+    const clients: Socket[] = [];
+    before(async () => {
+      redis = await startRedis('suite');
+      [h1, h2] = await startHosts(redis, adapter);
+    });
+    after(async () => {
+      for (const c of clients) c.disconnect();
+      await Promise.all([h1?.stop(), h2?.stop()]);
+      await redis?.stop();
+    });
+
+    test('sessions carry their host id, and a sid of host 1 sent to host 2 gets Engine.IO\'s "Session ID unknown"', async () => {
+      const a = await client(h1.url, ['polling']);
+      clients.push(a.socket);
+      assert.equal(hostOf(a.socket), 'h1');
+      const sid = a.socket.io.engine.id!;
+      const r = await exchange(`${h2.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { agent: false });
+      assert.equal(r.status, 400);
+      assert.match(r.body, /Session ID unknown/);
+    });
+
+    test('a broadcast from a client on host 1 reaches every client on both hosts, once', async () => {
+      const all: { socket: Socket; news: unknown[] }[] = [];
+      for (let i = 0; i < 16; i++) all.push(await client(i % 2 === 0 ? h1.url : h2.url, i % 4 < 2 ? ['polling'] : ['websocket']));
+      clients.push(...all.map((c) => c.socket));
+      const pids = new Set(await Promise.all(all.map(async (c) => ((await c.socket.timeout(5000).emitWithAck('echo', 0)) as { pid: number }).pid)));
+      assert.equal(pids.size, 4, `clients should live on all four workers, got ${pids.size}`);
+      await all[0]!.socket.timeout(5000).emitWithAck('shout', 'to everyone');
+      await waitFor(() => all.every((c) => c.news.includes('to everyone')), 10_000, 'every client on both hosts to get the broadcast');
+      await new Promise((r) => setTimeout(r, 200));
+      for (const c of all) assert.equal(c.news.filter((n) => n === 'to everyone').length, 1);
+    });
+
+    test('a room joined on one host is reached by an emit from the other, and fetchSockets() sees both hosts', async () => {
+      const member = await client(h2.url);
+      const outsider = await client(h2.url);
+      const sender = await client(h1.url);
+      clients.push(member.socket, outsider.socket, sender.socket);
+      assert.equal(await member.socket.timeout(5000).emitWithAck('join', 'lobby'), true);
+      assert.equal(await sender.socket.timeout(5000).emitWithAck('tell', { room: 'lobby', data: 'room news' }), true);
+      await waitFor(() => member.news.includes('room news'), 10_000, 'the room member on host 2 to get the emit from host 1');
+      assert.ok(!outsider.news.includes('room news'), 'a client outside the room got it');
+      const connected = clients.filter((c) => c.connected).length;
+      assert.equal(await sender.socket.timeout(10_000).emitWithAck('count'), connected);
+    });
+
+    test('Redis killed: clients stay connected and acks work; restarted on its port: cross-host broadcasts resume, no worker restarted', async () => {
+      const before = [statusOf(h1), statusOf(h2)];
+      const a = await client(h1.url, ['polling']);
+      const b = await client(h2.url, ['websocket']);
+      clients.push(a.socket, b.socket);
+      let disconnects = 0;
+      for (const c of [a.socket, b.socket]) c.on('disconnect', () => disconnects++);
+      await redis.kill();
+      await h1.waitForOutput(/lost Redis at redis:\/\/127\.0\.0\.1:\d+/, 10_000);
+      for (let i = 0; i < 10; i++) {
+        for (const c of [a.socket, b.socket]) assert.equal(((await c.timeout(5000).emitWithAck('echo', i)) as { data: number }).data, i);
+      }
+      // Same-worker emits keep working while Redis is away.
+      await a.socket.timeout(5000).emitWithAck('join', 'solo-a');
+      await a.socket.timeout(5000).emitWithAck('tell', { room: 'solo-a', data: 'local while down' });
+      await waitFor(() => a.news.includes('local while down'), 5000, 'a same-worker emit while Redis is down');
+      await redis.restart();
+      const deadline = Date.now() + 10_000;
+      for (let n = 0; !b.news.some((m) => typeof m === 'string' && m.startsWith('after restart')); n++) {
+        assert.ok(Date.now() < deadline, `no cross-host broadcast within 10 s of Redis coming back:\n${h1.output().slice(-2000)}`);
+        await a.socket.timeout(5000).emitWithAck('shout', `after restart ${n}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(disconnects, 0, 'a client was disconnected');
+      const afterwards = [statusOf(h1), statusOf(h2)];
+      for (let h = 0; h < 2; h++) {
+        assert.deepEqual(afterwards[h]!.workers.map((w) => [w.slot, w.pid, w.restarts]), before[h]!.workers.map((w) => [w.slot, w.pid, w.restarts]), 'a worker restarted');
+      }
+      // Told once per worker, not once per reconnect attempt.
+      for (const h of [h1, h2]) assert.equal(h.output().match(/lost Redis at/g)?.length, 2, h.output());
+    });
+  });
+}
+
+test('Redis not running at start: corral exits 1 with a message naming the URL, leaving nothing bound', async () => {
+  const redisPort = await freePort();
+  const port = await freePort();
+  const r = spawnSync(process.execPath, [CLI, 'start', fixture('echo-io.js'), '-w', '1', '-H', '127.0.0.1', '-p', String(port), '--redis', `redis://127.0.0.1:${redisPort}`], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${redisPort}.*ECONNREFUSED.*--adapter cluster.*\\[ERR_CORRAL_REDIS_UNREACHABLE\\]`));
+  assert.doesNotMatch(r.stdout, /listening on|ready: serving/);
+});
