@@ -27,6 +27,16 @@ describe('bad input gets a clear answer or a close, and everyone else is served'
     assert.match(r.text, /--max-head-bytes/);
   });
 
+  test('a request line over --max-head-bytes is answered 414 even when it arrives whole, in one packet', async () => {
+    for (const extra of [1, 10, 5000]) {
+      const r = await rawExchange(corral.port, [`GET /${'a'.repeat(MAX_HEAD + extra)} HTTP/1.1\r\nHost: x\r\n\r\n`], noAnswer, 5000);
+      assert.ok(r.closed);
+      assert.match(r.text, /^HTTP\/1\.1 414 URI Too Long\r\n/, `line of ${MAX_HEAD + extra} bytes`);
+    }
+    const fits = await rawExchange(corral.port, [`GET /health?${'a'.repeat(MAX_HEAD - 40)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`], noAnswer, 5000);
+    assert.match(fits.text, /^HTTP\/1\.1 200 /);
+  });
+
   test('a connection that sends nothing is closed after --head-timeout', async () => {
     const started = Date.now();
     const r = await rawExchange(corral.port, [], noAnswer, 10_000);
@@ -57,6 +67,7 @@ describe('bad input gets a clear answer or a close, and everyone else is served'
     ['a slot that does not exist', 'zz.AAAAAAAAAAAAAAAAAAAA'],
     ['a live slot but an unknown session', '1.AAAAAAAAAAAAAAAAAAAA'],
     ['no slot at all', 'not-a-corral-sid'],
+    ['another host\'s id', 'other-host.0.AAAAAAAAAAAAAAAAAAAA'],
   ] as const) {
     test(`a forged sid with ${what} gets Engine.IO's own "Session ID unknown"`, async () => {
       const r = await exchange(`${corral.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { agent: false });

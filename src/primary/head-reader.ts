@@ -69,7 +69,10 @@ export class HeadReader {
     const all = state.chunks.length === 1 ? data : Buffer.concat(state.chunks, state.length);
     if (state.chunks.length > 1) state.chunks = [all];
     const end = lineEnd(all, from);
-    if (end >= 0) {
+    // However the bytes were split: a line that ends past the limit is as long as one that does not end.
+    if (end >= this.#options.maxBytes) {
+      this.#finish(handle, 'too-long');
+    } else if (end >= 0) {
       this.#stop(handle);
       const lineStart = skipEmptyLines(all);
       const lineStop = end > lineStart && all[end - 1] === 0x0d ? end - 1 : end;
