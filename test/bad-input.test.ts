@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runSessions } from './helpers/clients';
 import { fixture, startCorral, type Running } from './helpers/corral';
@@ -49,6 +51,31 @@ describe('bad input gets a clear answer or a close, and everyone else is served'
     const r = await rawExchange(corral.port, ['GET /slow'], noAnswer, 10_000);
     assert.ok(r.closed);
     assert.match(r.text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  });
+
+  test('a request line followed by dripping header bytes gets 408 from the worker within about --head-timeout', async () => {
+    const socket = connect(corral.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    const closed = once(socket, 'close');
+    const started = Date.now();
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+    const drip = setInterval(() => socket.write('X-Drip: 1\r\n'), 50);
+    try {
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`still open after 5 s; got ${JSON.stringify(text)}`)), 5000))]);
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
+    assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.ok(Date.now() - started < HEAD_TIMEOUT_MS * 4, `held ${Date.now() - started} ms`);
+  });
+
+  test('an HTTP/0.9 "GET /" that never ends its head is closed within about --head-timeout', async () => {
+    const started = Date.now();
+    const r = await rawExchange(corral.port, ['GET /\r\n'], noAnswer, 5000);
+    assert.ok(r.closed, `still open after 5 s; got ${JSON.stringify(r.text)}`);
+    assert.ok(Date.now() - started < HEAD_TIMEOUT_MS * 4, `held ${Date.now() - started} ms`);
   });
 
   test('garbage bytes reach a worker, whose HTTP parser answers 400', async () => {

@@ -12,6 +12,8 @@ export interface WorkerEnv {
   readonly app: string;
   /** Ready only once the app calls `ready()` (`--wait-ready`). */
   readonly waitReady: boolean;
+  /** Milliseconds a connection has to send a whole request head (`--head-timeout`), in the worker too. */
+  readonly headTimeout: number;
   /** Written in every session id, before the slot. */
   readonly hostId: string;
   /** What `attach(io)` installs, and the Redis URL for the Redis adapters ('' for `cluster`). */
@@ -30,6 +32,7 @@ export function workerEnv(config: Readonly<Config>, slot: number, address: Addre
     [`${PREFIX}RUNTIME_DIR`]: runtimeDir,
     [`${PREFIX}APP`]: config.app,
     [`${PREFIX}WAIT_READY`]: config.waitReady ? '1' : '0',
+    [`${PREFIX}HEAD_TIMEOUT`]: String(config.headTimeout),
     [`${PREFIX}HOST_ID`]: config.hostId,
     [`${PREFIX}ADAPTER`]: config.adapter,
     [`${PREFIX}REDIS`]: config.redis,
@@ -51,6 +54,7 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv |
     runtimeDir,
     app,
     waitReady: env[`${PREFIX}WAIT_READY`] === '1',
+    headTimeout: Number(env[`${PREFIX}HEAD_TIMEOUT`] ?? 10_000),
     hostId: env[`${PREFIX}HOST_ID`] ?? 'host',
     adapter: (env[`${PREFIX}ADAPTER`] ?? 'cluster') as AdapterKind,
     redis: env[`${PREFIX}REDIS`] ?? '',

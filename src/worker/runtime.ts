@@ -112,6 +112,7 @@ export class WorkerRuntime {
     if (this.#server !== undefined) return undefined;
     this.#server = server;
     this.#interceptEmit(server);
+    boundHeadTime(server, this.env.headTimeout);
     this.#standIn = new StandInHandle(
       this.env.address,
       () => void this.#becomeReady(),
@@ -269,6 +270,30 @@ export class WorkerRuntime {
     this.#forwarder.close();
     process.exit(0);
   }
+}
+
+/** The part of an HTTP server's options that bounds how long a request head may take. */
+interface HeadTimes {
+  headersTimeout?: number;
+  requestTimeout?: number;
+  connectionsCheckingInterval?: number;
+}
+
+/**
+ * `--head-timeout` covers the whole request head, not only the request line the primary
+ * reads: a client that sends a line and then drips header bytes (or an HTTP/0.9 `GET /`
+ * that never ends its head) gets Node's own 408 after it, instead of ~60 s of Node's default
+ * `headersTimeout`. Node checks these deadlines on an interval armed when the server starts
+ * listening, which is still ahead of us here (net's listen asks for the handle first), so the
+ * interval can be shortened too. Only ever lowered: an app's own stricter setting stays.
+ */
+function boundHeadTime(server: Server, headTimeout: number): void {
+  const http = server as Server & HeadTimes;
+  if (typeof http.headersTimeout !== 'number') return;
+  if (http.headersTimeout === 0 || http.headersTimeout > headTimeout) http.headersTimeout = headTimeout;
+  if (typeof http.requestTimeout === 'number' && http.requestTimeout > 0 && http.requestTimeout < http.headersTimeout) http.headersTimeout = http.requestTimeout;
+  const every = Math.max(100, Math.min(30_000, Math.floor(headTimeout / 4)));
+  if (typeof http.connectionsCheckingInterval === 'number' && http.connectionsCheckingInterval > every) http.connectionsCheckingInterval = every;
 }
 
 const RUNTIME = Symbol.for('corral.worker.runtime');
