@@ -36,7 +36,7 @@ async function health(url: string, agent: Agent | false = false): Promise<Health
 
 describe('slot ports (--slot-ports BASE)', () => {
   test('every connection on BASE+i reaches slot i, on fresh and keep-alive connections alike', async (t) => {
-    const base = await freePortRun(['127.0.0.1'], 2);
+    const base = await freePortRun(2);
     const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--slot-ports', String(base)] });
     assert.match(corral.output(), new RegExp(`slot ports ${base}-${base + 1}`));
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -48,7 +48,7 @@ describe('slot ports (--slot-ports BASE)', () => {
   });
 
   test('a slot port refuses nothing while its worker is killed and respawned: requests wait for the new worker of that slot', async (t) => {
-    const base = await freePortRun(['127.0.0.1'], 2);
+    const base = await freePortRun(2);
     const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--slot-ports', String(base)] });
     const url = `http://127.0.0.1:${base + 1}`;
     const old = (await health(url)).pid;
@@ -63,7 +63,7 @@ describe('slot ports (--slot-ports BASE)', () => {
   });
 
   test('a rolling reload fails no request on the slot ports, and scale opens and closes them', async (t) => {
-    const base = await freePortRun(['127.0.0.1'], 3);
+    const base = await freePortRun(3);
     const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--slot-ports', String(base)] });
     const before = workers(corral).map((w) => w.pid);
     let running = true;

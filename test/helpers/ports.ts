@@ -31,8 +31,8 @@ export async function freeCommonPort(hosts: readonly string[]): Promise<number> 
   throw new Error(`no port free on all of ${hosts.join(', ')} after 50 tries`);
 }
 
-/** `count` consecutive ports free on every address in `hosts`, bounded in tries. */
-export async function freePortRun(hosts: readonly string[], count: number): Promise<number> {
+/** The first of `count` consecutive ports free on every address in `hosts` (for `--slot-ports`), bounded in tries. */
+export async function freePortRun(count: number, hosts: readonly string[] = ['127.0.0.1']): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
     const checks = await Promise.all(hosts.flatMap((h) => Array.from({ length: count }, (_, k) => canBind(h, base + k))));
