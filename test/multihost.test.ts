@@ -4,8 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
 import { parseSid } from '../src/protocol/sid';
 import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
+import { startHaproxy, startNginx, type RunningBalancer } from './helpers/balancers';
+import { runSessions, type LoadResult } from './helpers/clients';
 import { exchange } from './helpers/engine';
-import { freeCommonPort, freePort } from './helpers/ports';
+import { freeCommonPort, freePort, freePortRun } from './helpers/ports';
 import { startRedis, type TestRedis } from './helpers/redis';
 
 /** Two "machines": one corral on each loopback address, same port, same app, one Redis. */
@@ -67,6 +69,19 @@ for (const adapter of ['redis-streams', 'redis'] as const) {
       assert.match(r.body, /Session ID unknown/);
     });
 
+    // Once is enough: it is about the control sockets, not the adapter.
+    if (adapter === 'redis-streams') test('two corrals on one port are told apart by address: status -p alone asks which, -H picks one', () => {
+      const ask = (...args: string[]) => spawnSync(process.execPath, [CLI, 'status', '-p', String(h1.port), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      const both = ask();
+      assert.equal(both.status, 2, both.stdout + both.stderr);
+      assert.match(both.stderr, /several corrals serve port \d+ \(on 127\.0\.1\.1, 127\.0\.1\.2\): pick one with --host/);
+      for (const [address, id] of [['127.0.1.1', 'h1'], ['127.0.1.2', 'h2']] as const) {
+        const one = ask('-H', address);
+        assert.equal(one.status, 0, one.stderr);
+        assert.match(one.stdout, new RegExp(`${address.replace(/\./g, '\\.')}:\\d+, host id ${id}`));
+      }
+    });
+
     test('a broadcast from a client on host 1 reaches every client on both hosts, once', async () => {
       const all: { socket: Socket; news: unknown[] }[] = [];
       for (let i = 0; i < 16; i++) all.push(await client(i % 2 === 0 ? h1.url : h2.url, i % 4 < 2 ? ['polling'] : ['websocket']));
@@ -125,6 +140,121 @@ for (const adapter of ['redis-streams', 'redis'] as const) {
     });
   });
 }
+
+/** `corral lb-config ...`, as a user runs it. */
+function lbConfig(kind: 'nginx' | 'haproxy', port: number, listen: number, extra: string[] = []): string {
+  const r = spawnSync(process.execPath, [CLI, 'lb-config', kind, '--hosts', `h1=${HOSTS[0]}:${port},h2=${HOSTS[1]}:${port}`, '--listen', `127.0.0.1:${listen}`, ...extra], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+function assertAllStuck(r: LoadResult, count: number, roundTrips: number, workers: number): void {
+  assert.deepEqual(r.errors.slice(0, 5), [], `${r.failed} sessions failed`);
+  assert.equal(r.sessionUnknown, 0, '"Session ID unknown"');
+  assert.equal(r.connected, count);
+  assert.equal(r.acks, count * roundTrips);
+  assert.equal(r.switched, 0, 'a session was answered by two workers');
+  assert.equal(r.perPid.size, workers, `sessions on ${r.perPid.size} workers, not all ${workers}: ${[...r.perPid.values()]}`);
+}
+
+/** Requests workers passed to other workers, summed over both hosts (keep-alive connections carrying another's session). */
+function forwarded(hosts: readonly Running[]): number {
+  return hosts.flatMap((h) => statusOf(h).workers as { forwarded?: number }[]).reduce((n, w) => n + (w.forwarded ?? 0), 0);
+}
+
+/** Established TCP connections to these ports on the hosts' addresses, as `ss` lists them. */
+function connectionsTo(ports: readonly number[]): number {
+  const r = spawnSync('ss', ['-Htn', 'state', 'established'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, `ss failed: ${r.stderr}`);
+  const wanted = new Set(HOSTS.flatMap((h) => ports.map((p) => `${h}:${p}`)));
+  // Columns: Recv-Q Send-Q Local Peer; a connection *to* a port has it as its peer on the client side.
+  return r.stdout.split('\n').filter((line) => wanted.has(line.trim().split(/\s+/)[3] ?? '')).length;
+}
+
+describe('two hosts behind a real front balancer, routed by the host in the sid', () => {
+  let redis: TestRedis;
+  let hosts: [Running, Running];
+  let nginx: RunningBalancer;
+  let haproxy: RunningBalancer;
+  before(async () => {
+    redis = await startRedis('suite');
+    hosts = await startHosts(redis, 'redis-streams');
+    nginx = await startNginx('suite', lbConfig('nginx', hosts[0].port, await freePort()));
+    haproxy = await startHaproxy('suite', lbConfig('haproxy', hosts[0].port, await freePort()));
+  });
+  after(async () => {
+    await Promise.all([nginx?.stop(), haproxy?.stop()]);
+    await Promise.all(hosts?.map((h) => h.stop()) ?? []);
+    await redis?.stop();
+  });
+
+  test('200 polling-only clients through nginx, 20 acks each: no "Session ID unknown", all four workers used', async () => {
+    const r = await runSessions(`http://127.0.0.1:${nginx.port}`, 200, 20, { transports: ['polling'] }, 50);
+    assertAllStuck(r, 200, 20, 4);
+  });
+
+  test('200 polling-only clients through HAProxy, 20 acks each: no "Session ID unknown", all four workers used', async () => {
+    const r = await runSessions(`http://127.0.0.1:${haproxy.port}`, 200, 20, { transports: ['polling'] }, 50);
+    assertAllStuck(r, 200, 20, 4);
+  });
+
+  test('200 clients with default transports through nginx upgrade to WebSocket and keep their sessions', async () => {
+    const r = await runSessions(`http://127.0.0.1:${nginx.port}`, 200, 20, {}, 50);
+    assertAllStuck(r, 200, 20, 4);
+  });
+
+  test('a broadcast from a client behind nginx reaches clients of both hosts', async () => {
+    const all: { socket: Socket; news: unknown[] }[] = [];
+    try {
+      for (let i = 0; i < 12; i++) all.push(await client(`http://127.0.0.1:${nginx.port}`));
+      assert.deepEqual(new Set(all.map((c) => hostOf(c.socket))), new Set(['h1', 'h2']));
+      await all[0]!.socket.timeout(5000).emitWithAck('shout', 'through nginx');
+      await waitFor(() => all.every((c) => c.news.includes('through nginx')), 10_000, 'every client to get the broadcast');
+    } finally {
+      for (const c of all) c.socket.disconnect();
+    }
+  });
+});
+
+describe('two hosts with --slot-ports behind nginx', () => {
+  let redis: TestRedis;
+  let hosts: [Running, Running];
+  let nginx: RunningBalancer;
+  let base: number;
+  before(async () => {
+    redis = await startRedis('suite');
+    base = await freePortRun(2, HOSTS);
+    hosts = await startHosts(redis, 'redis-streams', ['--slot-ports', String(base)]);
+    nginx = await startNginx('suite', lbConfig('nginx', hosts[0].port, await freePort(), ['--slot-ports', String(base), '--workers', '2']));
+  });
+  after(async () => {
+    await nginx?.stop();
+    await Promise.all(hosts?.map((h) => h.stop()) ?? []);
+    await redis?.stop();
+  });
+
+  test('200 polling clients keep their sessions; nginx talks to the slot ports only and no request is forwarded between workers', async () => {
+    const forwardedBefore = forwarded(hosts);
+    let slotConnections = 0;
+    let publicConnections = 0;
+    let running = true;
+    // Sample while the load runs: nginx's idle upstream connections close 4 s after it.
+    const sampler = (async () => {
+      while (running) {
+        slotConnections = Math.max(slotConnections, connectionsTo([base, base + 1]));
+        publicConnections = Math.max(publicConnections, connectionsTo([hosts[0].port]));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const r = await runSessions(`http://127.0.0.1:${nginx.port}`, 200, 20, { transports: ['polling'] }, 50);
+    running = false;
+    await sampler;
+    assertAllStuck(r, 200, 20, 4);
+    assert.ok(slotConnections > 0, 'nginx held no connection to a slot port');
+    assert.equal(publicConnections, 0, 'nginx connected to a public port');
+    assert.equal(forwarded(hosts) - forwardedBefore, 0, 'requests were forwarded between workers');
+  });
+});
 
 test('Redis not running at start: corral exits 1 with a message naming the URL, leaving nothing bound', async () => {
   const redisPort = await freePort();
