@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { checkHaproxy, checkNginx, freePort, freePortRun, startHaproxy, startNginx, type RunningBalancer } from './helpers/balancers';
@@ -153,7 +153,7 @@ async function standIn(name: string, host: string, port: number): Promise<StandI
     req.resume();
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ name, url: req.url, host: req.headers.host, xff: req.headers['x-forwarded-for'] ?? null }));
+      res.end(JSON.stringify({ name, url: req.url, host: req.headers.host, xff: req.headers['x-forwarded-for'] ?? null, conn: `${req.socket.remoteAddress}:${req.socket.remotePort}` }));
     });
   });
   const wss = new WebSocketServer({ server });
@@ -183,12 +183,14 @@ interface Answer {
   url?: string;
   host?: string;
   xff?: string | null;
+  /** The balancer's end of the connection the request came over. */
+  conn?: string;
 }
 
 /** One request through the balancer on a fresh connection, bounded by a deadline. */
-function ask(port: number, path: string, options: { method?: string; body?: string; localAddress?: string } = {}): Promise<Answer> {
+function ask(port: number, path: string, options: { method?: string; body?: string; localAddress?: string; agent?: Agent } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', agent: false, localAddress: options.localAddress }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', agent: options.agent ?? false, localAddress: options.localAddress }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -272,6 +274,20 @@ for (const balancer of BALANCERS) {
 
     test('handshakes and other requests without a sid reach both hosts', async () => {
       assert.deepEqual([...(await namesWithoutSid(lb.port, ['h1', 'h2'], 40))].sort(), ['h1', 'h2']);
+    });
+
+    test('each Engine.IO handshake reaches its host over a fresh connection (so the host picks the worker); other requests reuse pooled ones', async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const handshakes = new Set<string>();
+        const others = new Set<string>();
+        for (let i = 0; i < 10; i++) handshakes.add((await ask(lb.port, polling(), { agent })).conn!);
+        for (let i = 0; i < 10; i++) others.add((await ask(lb.port, '/health', { agent })).conn!);
+        assert.equal(handshakes.size, 10, 'a handshake went over a reused upstream connection');
+        assert.ok(others.size < 10, 'requests without EIO were not pooled');
+      } finally {
+        agent.destroy();
+      }
     });
 
     test('a WebSocket upgrade passes, to the host its sid names', async () => {

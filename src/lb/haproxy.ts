@@ -1,6 +1,6 @@
 import { formatEndpoint } from './address';
 import type { LbPlan } from './hosts';
-import { BALANCED, commandOf, routesOf, type LbRoute } from './routes';
+import { BALANCED, commandOf, HANDSHAKE, routesOf, type LbRoute } from './routes';
 
 /**
  * A complete HAProxy configuration (tested with HAProxy 2.6) that routes every Engine.IO request
@@ -12,6 +12,9 @@ export function haproxyConfig(plan: LbPlan): string {
   const bind = plan.listen.address === undefined ? `:${plan.listen.port}` : formatEndpoint(plan.listen.address, plan.listen.kind, plan.listen.port);
   const acl = (r: LbRoute): string => (r.slot === undefined ? `sid_${r.host.id}` : `sid_${r.host.id}_slot_${r.slot}`);
   const aclWidth = Math.max(...routes.map((r) => acl(r).length)) + 1;
+  // With slot ports the balancer picks the worker itself (its port): pooled connections are fine.
+  const handshakes = plan.slotPorts === undefined;
+  const checked = (name: string, endpoint: string): string => `    server ${name} ${endpoint} check observe layer4 error-limit 1 on-error mark-down`;
   const out: string[] = [
     `# HAProxy front balancer for corral, written by:`,
     `#   ${commandOf('haproxy', plan)}`,
@@ -74,6 +77,13 @@ export function haproxyConfig(plan: LbPlan): string {
     `    # goes to the default backend.`,
     ...routes.map((r) => `    acl ${acl(r).padEnd(aclWidth)}urlp(sid) -m beg ${r.prefix}`),
     ...routes.map((r) => `    use_backend ${r.backend} if ${acl(r)}`),
+    ...(handshakes
+      ? [
+          `    # An Engine.IO handshake (EIO, no sid of ours): ${HANDSHAKE}, over a fresh connection.`,
+          `    acl handshake urlp(EIO) -m found`,
+          `    use_backend ${HANDSHAKE} if handshake`,
+        ]
+      : []),
     `    default_backend ${BALANCED}`,
     ``,
     `# Handshakes and every request without a sid of ours: least connections over ${plan.slotPorts ? 'every worker slot of every host' : 'every host'}.`,
@@ -81,7 +91,20 @@ export function haproxyConfig(plan: LbPlan): string {
     `    balance leastconn`,
     `    # observe: a refused connection takes the server out at once, without waiting for two`,
     `    # failed checks, so the retries above do not pick it again.`,
-    ...balanced.map((s) => `    server ${s.name} ${s.endpoint} check observe layer4 error-limit 1 on-error mark-down`),
+    ...balanced.map((s) => checked(s.name, s.endpoint)),
+    ...(handshakes
+      ? [
+          ``,
+          `# Handshakes, each over a fresh server connection (closed after the answer, never shared): the`,
+          `# host's primary then gives the new session to its least-loaded worker. Over a reused`,
+          `# connection it would land on whichever worker owns that connection.`,
+          `backend ${HANDSHAKE}`,
+          `    balance leastconn`,
+          `    option http-server-close`,
+          `    http-reuse never`,
+          ...balanced.map((s) => checked(s.name, s.endpoint)),
+        ]
+      : []),
     ``,
     `# The backends below have no health checks on purpose: a session lives on its host only, so a`,
     `# request of it has nowhere else to go. If the host is down it fails (503), and the client`,

@@ -1,6 +1,6 @@
 import { formatEndpoint } from './address';
 import type { LbPlan } from './hosts';
-import { BALANCED, commandOf, routesOf, type LbRoute } from './routes';
+import { BALANCED, commandOf, HANDSHAKE, routesOf, type LbRoute } from './routes';
 
 /** Idle upstream connections nginx keeps per worker process: for the balanced group, and per route. */
 const KEEPALIVE_ALL = 64;
@@ -15,6 +15,8 @@ export function nginxConfig(plan: LbPlan): string {
   const { routes, balanced } = routesOf(plan);
   const listen = plan.listen.address === undefined ? String(plan.listen.port) : formatEndpoint(plan.listen.address, plan.listen.kind, plan.listen.port);
   const width = Math.max(...routes.map((r) => r.prefix.length)) + 6;
+  // With slot ports the balancer picks the worker itself (its port): pooled connections are fine.
+  const handshakes = plan.slotPorts === undefined;
   const out: string[] = [
     `# nginx front balancer for corral, written by:`,
     `#   ${commandOf('nginx', plan)}`,
@@ -48,12 +50,25 @@ export function nginxConfig(plan: LbPlan): string {
     `    scgi_temp_path scgi_temp;`,
     ``,
     `    # Which upstream block serves a request. Regexes are tried in order and the first match`,
-    `    # wins; a handshake (no sid) or a sid no host here issued goes to ${BALANCED}.`,
+    `    # wins; a handshake (no sid) or a sid no host here issued goes to ${handshakes ? `${HANDSHAKE} or ${BALANCED}` : BALANCED}.`,
     `    # A corral sid is URL-safe (host id, base36 slot, base64url), so $arg_sid needs no decoding.`,
     `    map $arg_sid $corral_upstream {`,
     ...routes.map((r) => `        ${`~^${r.prefix.replace(/\./g, '\\.')}`.padEnd(width)}${r.backend};`),
-    `        ${'default'.padEnd(width)}${BALANCED};`,
+    `        ${'default'.padEnd(width)}${handshakes ? '$corral_unrouted' : BALANCED};`,
     `    }`,
+    ...(handshakes
+      ? [
+          ``,
+          `    # An Engine.IO handshake (EIO in the query, no sid yet) goes to ${HANDSHAKE}, over a fresh`,
+          `    # connection: the host's primary then gives the new session to its least-loaded worker. Over`,
+          `    # a pooled connection it would land on whichever worker owns that connection. Anything else`,
+          `    # goes to ${BALANCED}, over pooled connections.`,
+          `    map $arg_EIO $corral_unrouted {`,
+          `        ''      ${BALANCED};`,
+          `        default ${HANDSHAKE};`,
+          `    }`,
+        ]
+      : []),
     ``,
     `    # A WebSocket upgrade passes Upgrade and "Connection: upgrade" on; any other request sends an`,
     `    # empty Connection header, so the upstream connection stays open for the next request`,
@@ -73,6 +88,17 @@ export function nginxConfig(plan: LbPlan): string {
     ...balanced.map((s) => `        server ${s.endpoint} max_fails=1 fail_timeout=10s;  # ${s.slot === undefined ? s.name : `host ${s.host.id}, slot ${s.slot}`}`),
     ...keepalive(KEEPALIVE_ALL, true),
     `    }`,
+    ...(handshakes
+      ? [
+          ``,
+          `    # The same servers for handshakes, and no keepalive: one fresh connection per handshake.`,
+          `    upstream ${HANDSHAKE} {`,
+          `        zone ${HANDSHAKE} 64k;`,
+          `        least_conn;`,
+          ...balanced.map((s) => `        server ${s.endpoint} max_fails=1 fail_timeout=10s;  # ${s.name}`),
+          `    }`,
+        ]
+      : []),
     ...routes.flatMap((r) => upstream(r)),
     ``,
     `    server {`,

@@ -39,6 +39,14 @@ export interface LbRoutes {
 export const BALANCED = 'corral_all';
 
 /**
+ * Engine.IO handshakes without slot ports: the balanced servers again, but over a fresh
+ * connection each. A host's primary picks the least-loaded worker per *connection*; over a
+ * pooled keep-alive connection a handshake would land on whichever worker owns it (balancers
+ * reuse the most recently used connection), and whole hosts' sessions ended up on one worker.
+ */
+export const HANDSHAKE = 'corral_handshake';
+
+/**
  * Work out who serves what. Without slot ports: one route per host to its public port. With slot
  * ports: one route per (host, slot) to that slot's port, then one per host over all its slot
  * ports, for a sid naming a slot beyond `--workers` (the host still owns that session and its
