@@ -52,6 +52,8 @@ export interface CorralOptions {
   redis?: string;
   /** Also serve slot `i` on port `slotPorts + i` (same address), handed straight to that slot. Default: off. */
   slotPorts?: number | string;
+  /** Milliseconds a worker may stay unresponsive (no heartbeat) before it is killed and replaced; 0 = never. Default 30000. */
+  unresponsiveTimeout?: number | string;
 }
 
 /** The validated, fully-resolved configuration. Nothing downstream re-checks it. */
@@ -81,13 +83,15 @@ export interface Config {
   readonly redis: string;
   /** First slot port; 0 = no slot ports. */
   readonly slotPorts: number;
+  /** 0 = never replace an unresponsive worker. */
+  readonly unresponsiveTimeout: number;
 }
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
-  'hostId', 'adapter', 'redis', 'slotPorts',
+  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout',
 ];
 
 const MS = 'milliseconds from';
@@ -129,6 +133,7 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     adapter,
     redis,
     slotPorts: slotPortsOf(input.slotPorts, workers, port),
+    unresponsiveTimeout: integer('unresponsiveTimeout', input.unresponsiveTimeout ?? 30_000, 0, 86_400_000, `${MS} 0 (never) to 86400000`),
   };
   return Object.freeze(config);
 }

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { fixture, startCorral, waitFor } from './helpers/corral';
-import { exchange } from './helpers/engine';
+import { parseSid } from '../src/protocol/sid';
+import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
+import { exchange, PollingSession } from './helpers/engine';
+import { freePortRun } from './helpers/ports';
 
 describe('worker faults', () => {
   test('kill -9 of one of two workers during bursts of 500 new connections: no 503 while the other is ready', async (t) => {
@@ -42,5 +46,86 @@ describe('worker faults', () => {
       assert.ok(errors.length <= CONCURRENCY, `round ${round}: ${errors.length} failed: ${errors.slice(0, 3).join('; ')}`);
       assert.ok((statuses.get(200) ?? 0) >= 500 - CONCURRENCY);
     }
+  });
+});
+
+interface WorkerRow {
+  slot: number;
+  pid: number;
+  state: string;
+}
+
+function workers(corral: Running): WorkerRow[] {
+  const path = /control socket (\S+)/.exec(corral.output())![1]!;
+  const r = spawnSync(process.execPath, [CLI, 'status', '--json', '--control', path], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { workers: WorkerRow[] }).workers;
+}
+
+/** Polling sessions until one lives on each slot (bounded). */
+async function sessionOn(url: string, slot: number): Promise<PollingSession> {
+  for (let i = 0; i < 30; i++) {
+    const s = await PollingSession.open(url, false);
+    if (parseSid(s.sid)?.slot === slot) return s;
+  }
+  throw new Error(`no session landed on slot ${slot} in 30 tries`);
+}
+
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+describe('a worker that stops answering (SIGSTOP, a blocked event loop)', () => {
+  test('is marked unresponsive and gets no connection; its sessions get 503 + Retry-After at once; SIGCONT brings it and its session back', async (t) => {
+    const corral = await startCorral(t, fixture('echo-io.js'));
+    const session = await sessionOn(corral.url, 1);
+    const victim = workers(corral).find((w) => w.slot === 1)!.pid;
+    const other = workers(corral).find((w) => w.slot === 0)!.pid;
+    process.kill(victim, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(victim, 'SIGCONT');
+      } catch {
+        // gone already
+      }
+    });
+    // Sent at once: some are handed to the stopped worker before anyone knows; their deadline sends them on.
+    const answers = await Promise.all(Array.from({ length: 40 }, () => exchange(`${corral.url}/health`, { agent: false, timeoutMs: 15_000 })));
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.equal((JSON.parse(a.body) as { pid: number }).pid, other);
+    }
+    await waitFor(() => workers(corral).some((w) => w.pid === victim && w.state === 'unresponsive'), 10_000, 'status to say unresponsive');
+    assert.match(corral.output(), new RegExp(`worker 1 \\(pid ${victim}\\) is unresponsive`));
+    const fdsBefore = openFds(corral.proc.pid!);
+    const stalled = await Promise.all(Array.from({ length: 200 }, () => exchange(session.url, { agent: false, timeoutMs: 5000 })));
+    for (const r of stalled) {
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['retry-after'], '2');
+    }
+    // Answered and closed, not parked: the primary's descriptors come back down while the worker is still stopped.
+    await waitFor(() => openFds(corral.proc.pid!) < fdsBefore + 10, 3000, `the primary to close what it answered (${fdsBefore} fds before)`);
+    process.kill(victim, 'SIGCONT');
+    await waitFor(() => workers(corral).some((w) => w.pid === victim && w.state === 'ready'), 10_000, 'the worker to be ready again');
+    const back = await exchange(session.url, { agent: false, timeoutMs: 15_000 });
+    assert.equal(back.status, 200, `its session after SIGCONT: ${back.body}`);
+  });
+
+  test('a blocked event loop is unresponsive too, and ready again once it unblocks', async (t) => {
+    const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--slot-ports', String(await freePortRun(2))] });
+    const base = Number(/slot ports (\d+)-/.exec(corral.output())![1]);
+    const blocked = exchange(`http://127.0.0.1:${base + 1}/block?ms=5000`, { agent: false, timeoutMs: 15_000 });
+    const pid = workers(corral).find((w) => w.slot === 1)!.pid;
+    await waitFor(() => workers(corral).some((w) => w.pid === pid && w.state === 'unresponsive'), 10_000, 'the blocked worker to be unresponsive');
+    assert.equal((await blocked).body, 'unblocked');
+    await waitFor(() => workers(corral).some((w) => w.pid === pid && w.state === 'ready'), 10_000, 'the worker to be ready again');
+  });
+
+  test('one unresponsive past --unresponsive-timeout is killed and its slot gets a new worker', async (t) => {
+    const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--unresponsive-timeout', '1000'] });
+    const victim = workers(corral).find((w) => w.slot === 1)!.pid;
+    process.kill(victim, 'SIGSTOP');
+    await waitFor(() => workers(corral).some((w) => w.slot === 1 && w.pid !== victim && w.state === 'ready'), 20_000, 'a new worker in slot 1');
+    assert.match(corral.output(), /has been unresponsive for 1000 ms \(--unresponsive-timeout\): killing it/);
   });
 });

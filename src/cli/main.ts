@@ -35,6 +35,7 @@ const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
   ['--host-id <id>', 'hostId', 'this host\'s id, written in every session id for a front balancer (default: from the hostname)'],
   ['--adapter <kind>', 'adapter', 'Socket.IO messaging between workers and hosts: cluster (IPC, no service), redis or redis-streams (default: cluster)'],
   ['--redis <url>', 'redis', 'Redis URL for the Redis adapters; alone, selects redis-streams'],
+  ['--unresponsive-timeout <ms>', 'unresponsiveTimeout', 'kill and replace a worker that missed its heartbeat this long; 0 = never (default: 30000)'],
   ['--slot-ports <base>', 'slotPorts', 'also serve slot i on port BASE+i, straight to that worker (for a front balancer)'],
 ];
 

@@ -9,7 +9,7 @@ const LINGER_MS = 2000;
  * should see it (request line too long, no worker ready). Wrapping the raw handle in a
  * `net.Socket` costs more than the hot path may spend, which is why only errors come here.
  */
-export function answerAndClose(handle: RawHandle, status: number, reason: string, body: string): void {
+export function answerAndClose(handle: RawHandle, status: number, reason: string, body: string, headers = ''): void {
   // `handle` is a real (undocumented) net.Socket option: how Node wraps accepted handles.
   const socket = new Socket({ handle, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]);
   socket.on('error', () => socket.destroy());
@@ -19,7 +19,7 @@ export function answerAndClose(handle: RawHandle, status: number, reason: string
   socket.setTimeout(LINGER_MS, () => socket.destroy());
   const text = `${body}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${headers}Content-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
 }

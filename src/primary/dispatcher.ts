@@ -4,6 +4,23 @@ import type { Candidate, Router } from '../routing';
 import { answerAndClose, closeQuietly } from './answer';
 import type { Handoff, WorkerProcess } from './worker-process';
 
+/** What the dispatcher asks of the supervisor about the workers. */
+export interface WorkerPool {
+  /** The workers that take connections now. */
+  ready(): readonly WorkerProcess[];
+  /** Whether a slot without a ready worker will have one again (respawn, reload): connections pinned to it wait. */
+  comingBack(slot: number): boolean;
+  /** Whether the worker of a slot is unresponsive: its sessions' requests are answered 503. */
+  unresponsive(slot: number): boolean;
+  /** Whether any worker is unresponsive (the hot path asks nothing more when none is). */
+  readonly anyUnresponsive: boolean;
+}
+
+/** How long a handoff's answer may take to travel back after its deadline before it counts as refused. */
+const ANSWER_GRACE_MS = 500;
+/** What a client whose session's worker is unresponsive is told to wait. */
+const RETRY_AFTER_S = 2;
+
 /** Workers that may refuse one connection before the primary gives up on it. */
 const MAX_ATTEMPTS = 4;
 /** Connections kept waiting while no worker is ready (startup, every worker restarting). */
@@ -15,28 +32,23 @@ const MAX_WAITING = 4096;
  */
 export class Dispatcher {
   readonly #router: Router;
-  readonly #ready: () => readonly WorkerProcess[];
-  readonly #comingBack: (slot: number) => boolean;
+  readonly #pool: WorkerPool;
   readonly #waiting: Handoff[] = [];
   readonly #waitMs: number;
   #waitSweep: NodeJS.Timeout | undefined;
   #seq = 0;
 
-  /**
-   * `ready` lists the workers that take connections now; `comingBack(slot)` says whether a
-   * slot without a ready worker will have one again (respawn, reload), so connections pinned
-   * to it wait rather than go elsewhere.
-   */
-  constructor(router: Router, ready: () => readonly WorkerProcess[], comingBack: (slot: number) => boolean, waitMs: number) {
+  /** `waitMs`: how long a connection may wait for a ready worker before it is answered 503. */
+  constructor(router: Router, pool: WorkerPool, waitMs: number) {
     this.#router = router;
-    this.#ready = ready;
-    this.#comingBack = comingBack;
+    this.#pool = pool;
     this.#waitMs = waitMs;
   }
 
   dispatch(handoff: Handoff): void {
     if (!isOpen(handoff.handle)) return;
-    const worker = this.#choose(handoff, this.#ready());
+    if (this.#pool.anyUnresponsive && this.#ofUnresponsive(handoff)) return;
+    const worker = this.#choose(handoff, this.#pool.ready());
     if (worker === undefined) {
       this.#wait(handoff);
       return;
@@ -62,6 +74,32 @@ export class Dispatcher {
     for (const handoff of worker.takeUnanswered()) this.#retry(handoff);
   }
 
+  /**
+   * Handoffs these workers left unanswered past their deadline go elsewhere: a worker that
+   * reads one late refuses it, so it is never served twice.
+   */
+  expire(workers: readonly WorkerProcess[], now: number): void {
+    for (const worker of workers) {
+      for (const handoff of worker.expire(now, ANSWER_GRACE_MS)) {
+        trace.router('%s did not answer a handoff within its deadline; routing it elsewhere', worker.name);
+        (handoff.refusedBy ??= []).push(worker);
+        this.#retry(handoff);
+      }
+    }
+  }
+
+  /** A request of a session whose worker is unresponsive: answered 503 at once, never parked or sent to a stranger. */
+  #ofUnresponsive(handoff: Handoff): boolean {
+    const slot = handoff.target >= 0 ? handoff.target : (this.#router.stickySlot?.({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }) ?? -1);
+    if (slot < 0 || !this.#pool.unresponsive(slot)) return false;
+    if (handoff.line !== undefined) {
+      answerAndClose(handoff.handle, 503, 'Service Unavailable', 'corral: the worker that holds this session is not responding; retry shortly.', `Retry-After: ${RETRY_AFTER_S}\r\n`);
+    } else {
+      closeQuietly(handoff.handle);
+    }
+    return true;
+  }
+
   /** Some worker became ready: serve the connections that waited for one. */
   flush(): void {
     const waiting = this.#waiting.splice(0);
@@ -82,7 +120,7 @@ export class Dispatcher {
     if (handoff.target >= 0) {
       const target = workers.find((w) => w.slot === handoff.target);
       if (target !== undefined) return target;
-      if (handoff.pinned && this.#comingBack(handoff.target)) return undefined;
+      if (handoff.pinned && this.#pool.comingBack(handoff.target)) return undefined;
     }
     if (workers.length === 0) return undefined;
     const candidates: readonly Candidate[] = workers;
@@ -125,7 +163,7 @@ export class Dispatcher {
     this.#waiting.length = kept;
     for (const handoff of late) {
       // Pinned to a slot that did not come back in time: any ready worker serves it.
-      if (handoff.pinned && isOpen(handoff.handle) && this.#ready().length > 0) {
+      if (handoff.pinned && isOpen(handoff.handle) && this.#pool.ready().length > 0) {
         handoff.pinned = false;
         this.dispatch(handoff);
       } else {

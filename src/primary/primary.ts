@@ -57,8 +57,21 @@ export class Primary implements Controllable {
       ready: () => this.#dispatcher.flush(),
       gone: (wp) => this.#dispatcher.orphaned(wp),
       allDown: (report) => this.#allDown(report),
+      tick: (workers, now) => this.#dispatcher.expire(workers, now),
     });
-    this.#dispatcher = new Dispatcher(this.#router, () => this.#supervisor.readyWorkers(), (slot) => this.#supervisor.comingBack(slot), config.headTimeout);
+    const supervisor = this.#supervisor;
+    this.#dispatcher = new Dispatcher(
+      this.#router,
+      {
+        ready: () => supervisor.readyWorkers(),
+        comingBack: (slot) => supervisor.comingBack(slot),
+        unresponsive: (slot) => supervisor.unresponsive(slot),
+        get anyUnresponsive() {
+          return supervisor.anyUnresponsive;
+        },
+      },
+      config.headTimeout,
+    );
     this.#heads = new HeadReader({
       maxBytes: config.maxHeadBytes,
       timeoutMs: config.headTimeout,
@@ -203,7 +216,7 @@ export class Primary implements Controllable {
   #handoff(handle: RawHandle, bytes: Buffer, line: string | undefined, target: number, relayed = false): Handoff {
     // getpeername is a system call: only the ip strategy needs the address.
     const remoteAddress = this.#router.name === 'ip' ? peerAddress(handle) : '';
-    return { handle, bytes, line, target, relayed, pinned: false, remoteAddress, attempts: 0, refusedBy: undefined, waitingSince: 0 };
+    return { handle, bytes, line, target, relayed, pinned: false, remoteAddress, attempts: 0, refusedBy: undefined, waitingSince: 0, deadline: 0 };
   }
 
   #headFailed(handle: RawHandle, reason: HeadFailure, bytes: Buffer): void {
@@ -231,7 +244,7 @@ export class Primary implements Controllable {
         if (this.#router instanceof SidRouter) this.#router.addPath(message.path);
         return;
       case 'relay':
-        this.#relay(wp, message.seq, message.slot, message.bytes, handle);
+        this.#relay(wp, message.seq, message.slot, message.bytes, message.deadline, handle);
         return;
       case 'warn':
         log.warn(`${wp.name}: ${message.message}`);
@@ -242,10 +255,14 @@ export class Primary implements Controllable {
   }
 
   /** A worker passes on a WebSocket upgrade that belongs to another slot's session. */
-  #relay(from: WorkerProcess, seq: number, slot: number, bytes: string, handle: RawHandle | undefined): void {
-    const accepted = handle !== undefined && this.#stopping === undefined;
+  #relay(from: WorkerProcess, seq: number, slot: number, bytes: string, deadline: number, handle: RawHandle | undefined): void {
+    // Past its deadline the worker has served it itself: take nothing.
+    const accepted = handle !== undefined && this.#stopping === undefined && Date.now() <= deadline;
     from.message({ tag: TAG, type: 'relay-reply', seq, accepted });
-    if (!accepted) return;
+    if (!accepted) {
+      if (handle !== undefined) closeQuietly(handle);
+      return;
+    }
     this.#dispatcher.dispatch(this.#handoff(handle, Buffer.from(bytes, 'base64'), undefined, slot, true));
   }
 

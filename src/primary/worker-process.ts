@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { RawHandle } from '../internal/raw-handle';
-import { TAG, type ToWorker } from '../protocol/messages';
+import { HANDOFF_DEADLINE_MS, TAG, type ToWorker } from '../protocol/messages';
 import { transition, type WorkerState } from '../supervisor/worker-state';
 
 /** A connection handed to a worker and not yet answered. */
@@ -25,6 +25,8 @@ export interface Handoff {
   refusedBy: WorkerProcess[] | undefined;
   /** When it started waiting for a ready worker (only while none is). */
   waitingSince: number;
+  /** While sent and unanswered: the time past which the worker refuses it (wall-clock ms). */
+  deadline: number;
 }
 
 /**
@@ -54,6 +56,10 @@ export class WorkerProcess {
   #cpuAt = 0;
   /** The last few KiB the app wrote to stderr, for crash reports. */
   #stderrTail = '';
+  /** Heartbeat: when the worker last answered a ping (0: not ready yet), and since when it has been unresponsive. */
+  lastPong = 0;
+  unresponsiveSince = 0;
+  #pingSeq = 0;
 
   constructor(slot: number, worker: Worker) {
     this.slot = slot;
@@ -121,12 +127,14 @@ export class WorkerProcess {
   /** Send a connection; the answer arrives as a `handoff-reply` with the same `seq`. */
   send(seq: number, handoff: Handoff, onSendError: (seq: number) => void): void {
     this.#inflight.set(seq, handoff);
+    handoff.deadline = Date.now() + HANDOFF_DEADLINE_MS;
     const message: ToWorker = {
       tag: TAG,
       type: 'handoff',
       seq,
       bytes: handoff.bytes.length > 0 ? handoff.bytes.toString('base64') : '',
       relayed: handoff.relayed,
+      deadline: handoff.deadline,
     };
     this.worker.send(message, handoff.handle as never, (err: Error | null) => {
       if (err) onSendError(seq);
@@ -140,6 +148,25 @@ export class WorkerProcess {
     this.#inflight.delete(seq);
     if (accepted) this.#taken++;
     return handoff;
+  }
+
+  /**
+   * Handoffs unanswered past their deadline (plus `graceMs` for the answer to travel), removed
+   * from the books: the worker refuses them if it ever reads them, so they may go elsewhere.
+   */
+  expire(now: number, graceMs: number): Handoff[] {
+    const late: Handoff[] = [];
+    for (const [seq, handoff] of this.#inflight) {
+      if (handoff.deadline + graceMs >= now) continue;
+      this.#inflight.delete(seq);
+      late.push(handoff);
+    }
+    return late;
+  }
+
+  /** Ask for a heartbeat answer (`pong`). */
+  ping(): void {
+    this.message({ tag: TAG, type: 'ping', seq: ++this.#pingSeq });
   }
 
   /** Every handoff still unanswered, removed from the books (the worker is gone). */

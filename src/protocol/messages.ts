@@ -16,14 +16,24 @@ export interface SlotInfo {
   forwardPath: string;
 }
 
+/**
+ * How long a handed-off connection (or a relayed upgrade) may wait for the other side to take
+ * it. The receiver refuses one it reads past its `deadline` (wall-clock ms, one machine, one
+ * clock), so the sender can route it elsewhere once the deadline has passed without ever
+ * racing a late acceptance.
+ */
+export const HANDOFF_DEADLINE_MS = 2000;
+
 /** Primary -> worker. */
 export type ToWorker =
   /** A client connection; the handle rides along. `bytes` (base64) were read by the primary. */
-  | { tag: typeof TAG; type: 'handoff'; seq: number; bytes: string; relayed: boolean }
-  /** The live, ready slots; sent whenever that set changes. */
-  | { tag: typeof TAG; type: 'slots'; slots: SlotInfo[] }
+  | { tag: typeof TAG; type: 'handoff'; seq: number; bytes: string; relayed: boolean; deadline: number }
+  /** The live, ready slots, and the slots whose worker is unresponsive; sent whenever either changes. */
+  | { tag: typeof TAG; type: 'slots'; slots: SlotInfo[]; unresponsive: number[] }
   /** Answer to a worker's `relay`: the primary holds the connection now (or refused it). */
   | { tag: typeof TAG; type: 'relay-reply'; seq: number; accepted: boolean }
+  /** Heartbeat: answered with a `pong` of the same `seq` from the worker's event loop. */
+  | { tag: typeof TAG; type: 'ping'; seq: number }
   /** Stop taking connections, finish what is in flight, then exit. */
   | { tag: typeof TAG; type: 'drain'; deadlineMs: number };
 
@@ -31,6 +41,8 @@ export type ToWorker =
 export type ToPrimary =
   /** Answer to a `handoff`. */
   | { tag: typeof TAG; type: 'handoff-reply'; seq: number; accepted: boolean }
+  /** Answer to a `ping`. */
+  | { tag: typeof TAG; type: 'pong'; seq: number }
   /** The app's server listens (through corral) and the forwarding server is up. */
   | { tag: typeof TAG; type: 'ready'; forwardPath: string }
   /** The app closed its server: route nothing more here. */
@@ -40,7 +52,7 @@ export type ToPrimary =
   /** `attach(io)` saw an Engine.IO server on this path; the primary reads `sid` only there. */
   | { tag: typeof TAG; type: 'engine-path'; path: string }
   /** A WebSocket upgrade for another slot's session; the handle rides along. */
-  | { tag: typeof TAG; type: 'relay'; seq: number; slot: number; bytes: string }
+  | { tag: typeof TAG; type: 'relay'; seq: number; slot: number; bytes: string; deadline: number }
   /**
    * Every second: resident set size (bytes), CPU time used in all (microseconds), and in all
    * the requests forwarded to other workers and the upgrades relayed to them (keep-alive

@@ -30,6 +30,10 @@ export class SidRouter implements Router {
     return this.#paths;
   }
 
+  stickySlot(connection: Connection): number {
+    return slotOfRequestLine(connection.requestLine, this.#paths, this.#hostPrefix);
+  }
+
   pick(connection: Connection, candidates: readonly Candidate[]): number {
     const slot = slotOfRequestLine(connection.requestLine, this.#paths, this.#hostPrefix);
     if (slot >= 0 && candidates.some((c) => c.slot === slot)) return slot;

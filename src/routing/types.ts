@@ -22,6 +22,8 @@ export interface Router {
   /** Whether the primary must read the request line before calling `pick`. */
   readonly readsHead: boolean;
   pick(connection: Connection, candidates: readonly Candidate[]): number;
+  /** The slot this connection must reach to find its state (a session's), or -1 when any will do. */
+  stickySlot?(connection: Connection): number;
 }
 
 export type Strategy = 'sid' | 'ip' | 'none';

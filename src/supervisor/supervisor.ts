@@ -7,6 +7,12 @@ import { workerEnv } from '../protocol/worker-env';
 import { WorkerProcess } from '../primary/worker-process';
 import type { RawHandle } from '../internal/raw-handle';
 import { Backoff } from './backoff';
+import { Heartbeat } from './heartbeat';
+
+/** Every ready worker is pinged this often... */
+const HEARTBEAT_MS = 500;
+/** ...and is unresponsive once silent this long: a few missed beats, well above a busy event loop's lag. */
+const MISS_AFTER_MS = 2500;
 
 /** One numbered place for a worker. A respawned or reloaded worker takes its slot's number. */
 interface Slot {
@@ -34,6 +40,8 @@ export interface SupervisorHooks {
   gone(wp: WorkerProcess): void;
   /** Every slot is halted by a crash loop: nothing is left to serve. */
   allDown(report: string): void;
+  /** Every heartbeat: these workers' unanswered handoffs may have passed their deadline. */
+  tick(workers: readonly WorkerProcess[], now: number): void;
 }
 
 /** One row of `corral status`. */
@@ -75,10 +83,24 @@ export class Supervisor {
   #runtimeDir = '';
   #reloading: Promise<ReloadReport> | undefined;
   #stopping = false;
+  readonly #heartbeat: Heartbeat;
+  #unresponsive = 0;
 
   constructor(config: Readonly<Config>, hooks: SupervisorHooks) {
     this.#config = config;
     this.#hooks = hooks;
+    this.#heartbeat = new Heartbeat({
+      everyMs: HEARTBEAT_MS,
+      missAfterMs: MISS_AFTER_MS,
+      replaceAfterMs: config.unresponsiveTimeout,
+      workers: () => this.#live(),
+      changed: (wp) => this.#responsiveness(wp),
+      stuck: (wp) => {
+        log.error(`${wp.name} has been unresponsive for ${this.#config.unresponsiveTimeout} ms (--unresponsive-timeout): killing it; its slot gets a new worker.`);
+        wp.worker.process.kill('SIGKILL');
+      },
+      tick: (now) => this.#hooks.tick(this.#live(), now),
+    });
   }
 
   start(address: AddressInfo, runtimeDir: string, bootstrap: string): void {
@@ -87,6 +109,7 @@ export class Supervisor {
     // silent: the primary pipes the app's output through, keeping stderr's tail for crash reports.
     cluster.setupPrimary({ exec: bootstrap, args: [...this.#config.appArgs], silent: true });
     this.scale(this.#config.workers);
+    this.#heartbeat.start();
   }
 
   /** Workers taking connections now (a worker whose channel closed is no candidate, even before its exit). */
@@ -100,6 +123,16 @@ export class Supervisor {
   comingBack(slot: number): boolean {
     const s = this.#slots[slot];
     return s !== undefined && !s.halted && !this.#stopping;
+  }
+
+  /** Whether the worker of `slot` is unresponsive (its sessions' requests get 503, not another worker). */
+  unresponsive(slot: number): boolean {
+    return this.#slots[slot]?.current?.state === 'unresponsive';
+  }
+
+  /** Whether any worker is unresponsive now: lets the hot path skip the question. */
+  get anyUnresponsive(): boolean {
+    return this.#unresponsive > 0;
   }
 
   /** How many slots there are now. */
@@ -160,6 +193,7 @@ export class Supervisor {
    */
   async stop(): Promise<WorkerProcess[]> {
     this.#stopping = true;
+    this.#heartbeat.stop();
     const live: WorkerProcess[] = [...this.#retiring];
     for (const slot of this.#slots) {
       if (slot.respawn !== undefined) clearTimeout(slot.respawn);
@@ -259,6 +293,7 @@ export class Supervisor {
         if (wp.state !== 'starting') return;
         wp.forwardPath = message.forwardPath;
         wp.state = 'ready';
+        wp.lastPong = Date.now();
         log.info(`${wp.name} ready: serving ${url(this.#address!)}`);
         const waiter = this.#readyWaiters.get(wp);
         this.#readyWaiters.delete(wp);
@@ -270,11 +305,13 @@ export class Supervisor {
         return;
       }
       case 'not-listening':
-        if (wp.state === 'ready') {
+        if (wp.state === 'ready' || wp.state === 'unresponsive') {
           log.warn(`${wp.name} closed its server; it gets no more connections.`);
-          wp.state = 'draining';
-          this.#announce();
+          this.#leaveService(wp, 'draining');
         }
+        return;
+      case 'pong':
+        this.#heartbeat.pong(wp);
         return;
       case 'stats':
         wp.stats(message.rss, message.cpuMicros, message.forwarded, message.relayed);
@@ -311,22 +348,39 @@ export class Supervisor {
 
   #drain(wp: WorkerProcess): void {
     if (wp.state === 'stopped') return;
-    const wasReady = wp.state === 'ready';
-    if (wp.state !== 'draining') wp.state = 'draining';
+    if (wp.state !== 'draining') this.#leaveService(wp, 'draining');
     wp.message({ tag: TAG, type: 'drain', deadlineMs: this.#config.killTimeout });
-    if (wasReady) this.#announce();
+  }
+
+  /** A worker stops taking connections for good: its peers and the router hear of it. */
+  #leaveService(wp: WorkerProcess, next: 'draining' | 'stopped'): void {
+    const wasServing = wp.state === 'ready' || wp.state === 'unresponsive';
+    if (wp.state === 'unresponsive') this.#unresponsive--;
+    wp.state = next;
+    if (wasServing) this.#announce();
+  }
+
+  /** The heartbeat moved a worker between ready and unresponsive. */
+  #responsiveness(wp: WorkerProcess): void {
+    if (wp.state === 'unresponsive') {
+      this.#unresponsive++;
+      log.warn(`${wp.name} is unresponsive (no heartbeat for ${MISS_AFTER_MS} ms: stopped, or a blocked event loop): it gets no new connections, and its sessions' requests are answered 503 until it answers again.`);
+    } else {
+      this.#unresponsive--;
+      log.info(`${wp.name} answers again: ready.`);
+      this.#hooks.ready();
+    }
+    this.#announce();
   }
 
   #onExit(slot: Slot, wp: WorkerProcess, code: number | null, signal: string | null): void {
-    const wasReady = wp.state === 'ready';
     const expected = wp.state === 'draining';
-    wp.state = 'stopped';
+    this.#leaveService(wp, 'stopped');
     this.#retiring.delete(wp);
     this.#hooks.gone(wp);
     const waiter = this.#readyWaiters.get(wp);
     this.#readyWaiters.delete(wp);
     waiter?.(false);
-    if (wasReady) this.#announce();
     if (slot.current !== wp) return;
     slot.current = undefined;
     if (this.#stopping || expected || this.#slots[slot.index] !== slot) return;
@@ -354,10 +408,18 @@ export class Supervisor {
     }, delay);
   }
 
-  /** Tell every worker which slots are live and where their forwarding servers are. */
+  /** Every worker process alive now: slots' current workers and those retiring. */
+  #live(): WorkerProcess[] {
+    const all: WorkerProcess[] = [...this.#retiring];
+    for (const slot of this.#slots) if (slot.current !== undefined) all.push(slot.current);
+    return all;
+  }
+
+  /** Tell every worker which slots are live, where their forwarding servers are, and which are unresponsive. */
   #announce(): void {
     const slots: SlotInfo[] = this.readyWorkers().map((w) => ({ slot: w.slot, forwardPath: w.forwardPath }));
-    const message = { tag: TAG, type: 'slots', slots } as const;
+    const unresponsive = this.#slots.filter((s) => s.current?.state === 'unresponsive').map((s) => s.index);
+    const message = { tag: TAG, type: 'slots', slots, unresponsive } as const;
     for (const s of this.#slots) s.current?.message(message);
     for (const wp of this.#retiring) wp.message(message);
   }

@@ -2,14 +2,16 @@ import { CorralError } from '../errors';
 
 /**
  * A worker's life. `starting`: forked, the app is loading. `ready`: the app listens, the worker
- * takes connections. `draining`: takes no new connections, finishes what it has.
- * `stopped`: the process is gone.
+ * takes connections. `unresponsive`: ready, but its event loop missed the heartbeat (stopped,
+ * blocked): no new connections, its sessions' requests are answered 503 until it answers
+ * again. `draining`: takes no new connections, finishes what it has. `stopped`: the process is gone.
  */
-export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
+export type WorkerState = 'starting' | 'ready' | 'unresponsive' | 'draining' | 'stopped';
 
 const NEXT: Readonly<Record<WorkerState, readonly WorkerState[]>> = {
   starting: ['ready', 'draining', 'stopped'],
-  ready: ['draining', 'stopped'],
+  ready: ['unresponsive', 'draining', 'stopped'],
+  unresponsive: ['ready', 'draining', 'stopped'],
   draining: ['stopped'],
   stopped: [],
 };

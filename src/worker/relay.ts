@@ -1,14 +1,23 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RawHandle } from '../internal/raw-handle';
+import { handleOf, holdReads } from '../internal/socket-reads';
 import { trace } from '../log';
-import { TAG, type ToPrimary } from '../protocol/messages';
+import { HANDOFF_DEADLINE_MS, TAG, type ToPrimary } from '../protocol/messages';
+
+/**
+ * Most bytes after the request head that a relayed upgrade may carry. A WebSocket client waits
+ * for the 101 before it sends frames, so a real one carries next to nothing; anything more is
+ * refused, so a flood of padded upgrades cannot make the primary copy and hold megabytes.
+ */
+export const MAX_RELAY_TRAILING_BYTES = 16 * 1024;
 
 type Send = (message: ToPrimary, handle?: RawHandle) => void;
 
 interface PendingRelay {
   socket: Socket;
   resume: () => void;
+  timer: NodeJS.Timeout;
 }
 
 /**
@@ -30,37 +39,45 @@ export class Relay {
    * Pass the upgrade on. `local` serves it here instead, if the primary refuses it.
    */
   relay(slot: number, req: IncomingMessage, socket: Socket, head: Buffer, local: (head: Buffer) => void): void {
-    const handle = (socket as unknown as { _handle: RawHandle | null })._handle;
-    if (handle === null) {
+    const handle = handleOf(socket);
+    const release = handle === undefined ? undefined : holdReads(socket);
+    if (handle === undefined || release === undefined) {
       socket.destroy();
       return;
     }
-    // Stop reading for good: the handle's reads, and the stream's own attempts to restart them.
-    handle.readStop();
-    const streamRead = socket._read;
-    socket._read = () => undefined;
     const buffered: Buffer[] = [head];
     for (let chunk: Buffer | null = socket.read(); chunk !== null; chunk = socket.read()) buffered.push(chunk);
     const rest = Buffer.concat(buffered);
+    if (rest.length > MAX_RELAY_TRAILING_BYTES) {
+      trace.forward('upgrade %s carries %d bytes after its head: refused', req.url, rest.length);
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroySoon();
+      return;
+    }
     const seq = ++this.#seq;
+    const deadline = Date.now() + HANDOFF_DEADLINE_MS;
+    // No answer by the deadline (plus time for it to travel): the primary refuses it when it reads it late, so serve it here.
+    const timer = setTimeout(() => this.settle(seq, false), HANDOFF_DEADLINE_MS + 500);
+    timer.unref();
     this.#pending.set(seq, {
       socket,
+      timer,
       resume: () => {
-        socket._read = streamRead;
-        socket.resume();
+        release();
         local(rest);
       },
     });
     trace.forward('upgrade %s -> relayed to slot %d', req.url, slot);
     const bytes = Buffer.concat([serializeHead(req), rest]).toString('base64');
-    this.#send({ tag: TAG, type: 'relay', seq, slot, bytes }, handle);
+    this.#send({ tag: TAG, type: 'relay', seq, slot, bytes, deadline }, handle);
   }
 
-  /** The primary answered a relay. */
+  /** The primary answered a relay (or its deadline passed: refused). */
   settle(seq: number, accepted: boolean): void {
     const pending = this.#pending.get(seq);
     if (pending === undefined) return;
     this.#pending.delete(seq);
+    clearTimeout(pending.timer);
     // Accepted: the primary holds its own copy of the connection; closing ours leaves it open.
     if (accepted) pending.socket.destroy();
     else pending.resume();

@@ -45,6 +45,8 @@ export class WorkerRuntime {
   readonly #relay: Relay;
   /** Live slots other than ours, and the Unix socket of each one's internal server. */
   readonly #peers = new Map<number, string>();
+  /** Slots whose worker is unresponsive: their sessions' requests are answered 503, not served here. */
+  #stalled: ReadonlySet<number> = new Set();
   /** Engine.IO paths of this worker's attached Socket.IO servers: where `sid` means a session. */
   readonly #enginePaths: string[] = [];
   readonly #drainables: Drainable[] = [];
@@ -169,21 +171,28 @@ export class WorkerRuntime {
     if (!res.headersSent) res.setHeader('Connection', 'close');
   }
 
-  /** Slot of another live worker that owns this request's session, or -1 to serve it here. */
+  /** Slot of another worker that owns this request's session (live or stalled), or -1 to serve it here. */
   #ownerOf(url: string | undefined): number {
     if (this.#enginePaths.length === 0 || url === undefined) return -1;
     const sid = sidOfTarget(url, this.#enginePaths);
     if (sid === undefined) return -1;
     const slot = slotOfSid(sid, this.#hostPrefix);
-    return slot !== this.slot && this.#peers.has(slot) ? slot : -1;
+    return slot !== this.slot && (this.#peers.has(slot) || this.#stalled.has(slot)) ? slot : -1;
   }
 
   #forwardRequest(req: IncomingMessage, res: ServerResponse, event: 'request' | 'checkContinue'): boolean {
     const owner = this.#ownerOf(req.url);
     if (owner < 0) return false;
+    const path = this.#peers.get(owner);
+    if (path === undefined) {
+      // Its worker is stopped or blocked: say so and when to retry, rather than hang the client.
+      res.writeHead(503, { 'retry-after': String(RETRY_AFTER_S), 'content-type': 'text/plain; charset=utf-8' });
+      res.end('corral: the worker that holds this session is not responding; retry shortly.\n');
+      return true;
+    }
     if (event === 'checkContinue') res.writeContinue();
     this.#forwarded++;
-    this.#forwarder.forward(req, res, this.#peers.get(owner)!);
+    this.#forwarder.forward(req, res, path);
     return true;
   }
 
@@ -191,6 +200,10 @@ export class WorkerRuntime {
     if (this.#intake.isRelayed(socket)) return false;
     const owner = this.#ownerOf(req.url);
     if (owner < 0) return false;
+    if (!this.#peers.has(owner)) {
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return true;
+    }
     this.#relayed++;
     this.#relay.relay(owner, req, socket, head, (rest) => this.#serveLocally('upgrade', req, socket, rest));
     return true;
@@ -206,11 +219,15 @@ export class WorkerRuntime {
   #onMessage(message: ToWorker, handle: RawHandle | undefined): void {
     switch (message.type) {
       case 'handoff':
-        this.#onHandoff(message.seq, message.bytes, message.relayed, handle);
+        this.#onHandoff(message.seq, message.bytes, message.relayed, message.deadline, handle);
         return;
       case 'slots':
         this.#peers.clear();
         for (const s of message.slots) if (s.slot !== this.slot) this.#peers.set(s.slot, s.forwardPath);
+        this.#stalled = new Set(message.unresponsive);
+        return;
+      case 'ping':
+        this.send({ tag: TAG, type: 'pong', seq: message.seq });
         return;
       case 'relay-reply':
         this.#relay.settle(message.seq, message.accepted);
@@ -221,17 +238,23 @@ export class WorkerRuntime {
     }
   }
 
-  #onHandoff(seq: number, bytes: string, relayed: boolean, handle: RawHandle | undefined): void {
+  /**
+   * Decide, then answer (as Node's cluster child does): a connection this worker cannot take
+   * is refused before anything is said, so the primary routes it elsewhere rather than net
+   * closing it (over `maxConnections`), and one read past its deadline is refused because the
+   * primary may have routed it elsewhere already.
+   */
+  #onHandoff(seq: number, bytes: string, relayed: boolean, deadline: number, handle: RawHandle | undefined): void {
     const standIn = this.#standIn;
-    if (handle === undefined) return;
-    if (this.#draining || standIn === undefined || !standIn.listening || standIn.onconnection === null) {
-      handle.close();
+    const onconnection = standIn !== undefined && standIn.listening ? standIn.onconnection : null;
+    const take = handle !== undefined && onconnection !== null && !this.#draining && Date.now() <= deadline && !atConnectionLimit(this.#server);
+    if (!take) {
+      handle?.close();
       this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: false });
       return;
     }
     this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: true });
-    const deliver = standIn.onconnection.bind(standIn);
-    this.#intake.deliver(deliver, handle, bytes.length > 0 ? Buffer.from(bytes, 'base64') : EMPTY, relayed);
+    this.#intake.deliver(onconnection.bind(standIn), handle, bytes.length > 0 ? Buffer.from(bytes, 'base64') : EMPTY, relayed);
   }
 
   #scheduleLoadReport(): void {
@@ -270,6 +293,15 @@ export class WorkerRuntime {
     this.#forwarder.close();
     process.exit(0);
   }
+}
+
+/** What a client whose session's worker is unresponsive is told to wait, in seconds. */
+const RETRY_AFTER_S = 2;
+
+/** Whether net would close a new connection on this server for `maxConnections` (net's own check, before it does). */
+function atConnectionLimit(server: Server | undefined): boolean {
+  const counted = server as (Server & { _connections?: number }) | undefined;
+  return counted !== undefined && typeof counted.maxConnections === 'number' && typeof counted._connections === 'number' && counted._connections >= counted.maxConnections;
 }
 
 /** The part of an HTTP server's options that bounds how long a request head may take. */

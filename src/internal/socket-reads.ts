@@ -1,0 +1,32 @@
+import type { Socket } from 'node:net';
+import type { RawHandle } from './raw-handle';
+
+/** The part of net's handle a `net.Socket` keeps: `reading` is how net knows reads are on. */
+interface ReadingHandle extends RawHandle {
+  reading?: boolean;
+}
+
+/**
+ * Stop a socket reading, for good until the returned undo is called: its handle's reads, and
+ * the stream machinery's own attempts to restart them (net restarts reads from `_read` unless
+ * the handle says it is reading). The undo gives both back, and the socket reads again when
+ * next asked, like any other. Returns undefined when the socket has no handle (closed).
+ */
+export function holdReads(socket: Socket): (() => void) | undefined {
+  const handle = (socket as unknown as { _handle: ReadingHandle | null })._handle;
+  if (handle === null) return undefined;
+  handle.readStop();
+  handle.reading = false;
+  const streamRead = socket._read;
+  socket._read = () => undefined;
+  return () => {
+    socket._read = streamRead;
+    // net's _read calls readStart only when the handle is not reading: it is not, now.
+    socket.resume();
+  };
+}
+
+/** A socket's raw handle, or undefined once it has none. */
+export function handleOf(socket: Socket): RawHandle | undefined {
+  return (socket as unknown as { _handle: RawHandle | null })._handle ?? undefined;
+}
