@@ -9,6 +9,9 @@ import { ROOT } from './contenders';
 import { cpuMs, machineBusyMs, rssKb } from './proc';
 import type { FromClient, MarkName, ToClient, WorkloadName, WorkloadParams, WorkloadResult } from './types';
 
+/** Called at a mark, outside the measured window (see {@link ClientProcess.run}). */
+export type MarkHook = (name: MarkName) => Promise<void>;
+
 /** Processes of the server side to sample. */
 export interface ServerPids {
   primary: number;
@@ -84,8 +87,12 @@ export class ClientProcess {
     return this.exited === null;
   }
 
-  /** Runs one workload; kills the client if it takes longer than `timeoutMs`. */
-  run(workload: WorkloadName, params: WorkloadParams, servers: ServerPids, timeoutMs: number): Promise<Measured> {
+  /**
+   * Runs one workload; kills the client if it takes longer than `timeoutMs`. `onMark`, if
+   * given, runs at each mark outside the measured window: before the 'start' sample, after the
+   * others (the client waits for it, so slow reads of server state cost no measured time).
+   */
+  run(workload: WorkloadName, params: WorkloadParams, servers: ServerPids, timeoutMs: number, onMark?: MarkHook): Promise<Measured> {
     return new Promise((resolve, reject) => {
       const samples: Partial<Record<MarkName, Sample>> = {};
       const take = (): Sample => {
@@ -110,8 +117,22 @@ export class ClientProcess {
       const onMessage = (raw: unknown): void => {
         const msg = raw as FromClient;
         if (msg.type === 'mark') {
-          samples[msg.name] = take();
-          this.send({ type: 'mark-ack' });
+          const name = msg.name;
+          if (!onMark) {
+            samples[name] = take();
+            this.send({ type: 'mark-ack' });
+            return;
+          }
+          const before = name === 'start' ? onMark(name) : Promise.resolve();
+          void before
+            .then(() => {
+              samples[name] = take();
+              return name === 'start' ? undefined : onMark(name);
+            })
+            .then(
+              () => this.send({ type: 'mark-ack' }),
+              (e: unknown) => done(new Error(`mark hook at '${name}': ${(e as Error).message}`)),
+            );
         } else if (msg.type === 'result') {
           const { start, end } = samples;
           if (!start || !end) return done(new Error('workload did not mark start and end'));
