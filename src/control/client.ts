@@ -1,9 +1,15 @@
 import { connect } from 'node:net';
 import { CorralError } from '../errors';
+import { controlPathProblem } from './paths';
 import type { ControlRequest, ControlResponse } from './server';
 
 /** Send one request to a running corral's control socket and return its answer. */
 export function control(path: string, request: ControlRequest, timeoutMs = 120_000): Promise<ControlResponse> {
+  // Whoever answers on a socket we do not own could claim "reload done": do not ask it.
+  const problem = controlPathProblem(path);
+  if (problem !== undefined) {
+    return Promise.reject(new CorralError('ERR_CORRAL_CONTROL_FAILED', `not talking to the control socket ${path}: ${problem}. It is not a corral of yours; check --port/--host/--control.`));
+  }
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let text = '';

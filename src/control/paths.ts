@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralError } from '../errors';
@@ -54,5 +54,62 @@ export function ensurePrivateDir(dir: string): void {
           : undefined;
   if (problem !== undefined) {
     throw new CorralError('ERR_CORRAL_UNSAFE_RUNTIME_DIR', `refusing corral's runtime directory ${dir}: ${problem}. Someone may be squatting it: remove it, or set XDG_RUNTIME_DIR to a private directory of yours.`);
+  }
+}
+
+/** This user's uid (the owner every corral file must have). */
+export function myUid(): number {
+  return typeof process.getuid === 'function' ? process.getuid() : -1;
+}
+
+/**
+ * What is wrong with an existing file at a control socket path, or undefined when it is a
+ * socket of ours (or nothing is there). Never follows a symlink: one planted there could point
+ * the primary (or `corral stop`) at someone else's socket.
+ */
+export function controlPathProblem(path: string): string | undefined {
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  if (stat.isSymbolicLink()) return 'it is a symbolic link';
+  if (stat.isDirectory()) return 'it is a directory';
+  if (!stat.isSocket()) return 'it is not a socket';
+  const uid = myUid();
+  if (uid >= 0 && stat.uid !== uid) return `it belongs to uid ${stat.uid}, not to you (uid ${uid})`;
+  return undefined;
+}
+
+/** Prefix of the directory of a primary's worker sockets, inside the runtime dir: `w-<pid>-`. */
+export function workerDirPrefix(pid: number = process.pid): string {
+  return `w-${pid}-`;
+}
+
+/**
+ * Remove what primaries that died without cleaning up (SIGKILL, a crash) left in the runtime
+ * dir: their worker-socket directories, found by the dead pid in the name.
+ */
+export function sweepStale(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^w-(\d+)-/.exec(name);
+    if (m === null || alive(Number(m[1]))) continue;
+    rmSync(join(base, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

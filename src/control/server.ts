@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { CorralError } from '../errors';
 import { trace } from '../log';
+import { controlPathProblem } from './paths';
 import type { ReloadReport, WorkerStatus } from '../supervisor/supervisor';
 
 /** A request on the control socket: one JSON line. */
@@ -45,12 +46,15 @@ const MAX_REQUEST_BYTES = 64 * 1024;
  * one that still answers is someone else's, and starting fails.
  */
 export async function serveControl(path: string, target: Controllable): Promise<{ close(): void }> {
-  if (existsSync(path)) {
-    if (await answers(path)) {
-      throw new CorralError('ERR_CORRAL_CONTROL_IN_USE', `another corral answers on the control socket ${path}. Stop it (corral stop --control ${path}), or give this one another --control path.`);
-    }
-    rmSync(path, { force: true });
+  const problem = controlPathProblem(path);
+  if (problem !== undefined) {
+    throw new CorralError('ERR_CORRAL_CONTROL_IN_USE', `refusing the control socket path ${path}: ${problem}. Remove it if it is yours, or give corral another --control path (in a directory only you can write).`);
   }
+  if (await answers(path)) {
+    throw new CorralError('ERR_CORRAL_CONTROL_IN_USE', `another corral answers on the control socket ${path}. Stop it (corral stop --control ${path}), or give this one another --control path.`);
+  }
+  // A socket of ours that nobody answers on: left by a corral that died.
+  rmSync(path, { force: true });
   const server = createServer((socket) => handle(socket, target));
   const umask = process.umask(0o177);
   try {

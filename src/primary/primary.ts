@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setupPrimary as setupAdapterRelay } from '@socket.io/cluster-adapter';
 import { pingRedis, redactUrl } from '../adapters/redis-client';
-import { defaultControlPath, ensurePrivateDir, runtimeBase } from '../control/paths';
+import { defaultControlPath, ensurePrivateDir, runtimeBase, sweepStale, workerDirPrefix } from '../control/paths';
 import { CorralError } from '../errors';
 import { peerAddress, type RawHandle } from '../internal/raw-handle';
 import { log } from '../log';
@@ -101,6 +101,7 @@ export class Primary implements Controllable {
     // Checked before anything is bound: a squatted directory must stop the start, not follow it.
     const base = runtimeBase();
     ensurePrivateDir(base);
+    sweepStale(base);
     this.#listener = await listen(config.port, config.host, (handle) => this.#accept(handle), (status) => this.#acceptFailed(status));
     const { address, port } = this.#listener.address;
     this.#controlPath = config.control || defaultControlPath(port, config.host);
@@ -110,7 +111,7 @@ export class Primary implements Controllable {
         await this.#slotPorts.open(config.workers);
       }
       // Workers' internal sockets live here; mkdtemp makes it 0700.
-      this.#runtimeDir = mkdtempSync(join(base, 'w-'));
+      this.#runtimeDir = mkdtempSync(join(base, workerDirPrefix()));
       this.#control = await serveControl(this.#controlPath, this);
     } catch (err) {
       this.#listener.server.close();
