@@ -1,14 +1,24 @@
-import { lastRead, type RawHandle } from '../internal/raw-handle';
+import { lastRead, peerAddress, type RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 
-/** Why a request line could not be read. */
-export type HeadFailure = 'too-long' | 'timeout' | 'closed';
+/**
+ * Why a request line could not be read. `busy`: the oldest of too many request lines pending
+ * in all; `busy-address`: too many pending from this client address (a slowloris holding
+ * sockets open).
+ */
+export type HeadFailure = 'too-long' | 'timeout' | 'closed' | 'busy' | 'busy-address';
 
 export interface HeadReaderOptions {
   /** Most bytes to read while looking for the end of the request line. */
   readonly maxBytes: number;
   /** Milliseconds a connection may take to send its request line. */
   readonly timeoutMs: number;
+  /** Most connections waiting for their request line at once; past it the one waiting longest is closed. */
+  readonly maxPending: number;
+  /** Most of them from one client address... */
+  readonly maxPendingPerAddress: number;
+  /** ...counted once this many are pending in all (below it, no address is looked up). */
+  readonly countAddressesFrom: number;
   /** The request line arrived: `bytes` is everything read so far (to pass on), `line` without CRLF. */
   readonly onLine: (handle: RawHandle, bytes: Buffer, line: string) => void;
   /** No request line: the handle is still open, the callee answers or closes it. */
@@ -19,9 +29,12 @@ interface Reading {
   chunks: Buffer[];
   length: number;
   startedAt: number;
+  /** The client address, when it was counted (only while many are pending). */
+  address: string | undefined;
 }
 
 const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
 /** `onread` must stay a function (native code asserts it). */
 const ignoreRead = (): void => undefined;
 
@@ -35,6 +48,8 @@ const ignoreRead = (): void => undefined;
 export class HeadReader {
   readonly #options: HeadReaderOptions;
   readonly #reading = new Map<RawHandle, Reading>();
+  /** Pending request lines per client address, counted only while `countAddressesFrom` are pending in all. */
+  readonly #perAddress = new Map<string, number>();
   #sweep: NodeJS.Timeout | undefined;
 
   constructor(options: HeadReaderOptions) {
@@ -42,7 +57,25 @@ export class HeadReader {
   }
 
   read(handle: RawHandle): void {
-    this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now() });
+    // Full: the connection silent the longest goes (a slowloris' are the oldest), not the new
+    // one, whose request line is most likely already here.
+    if (this.#reading.size >= this.#options.maxPending) {
+      const oldest = this.#reading.keys().next().value as RawHandle;
+      this.#finish(oldest, 'busy');
+    }
+    const pending = this.#reading.size;
+    // getpeername is a system call: asked only once many are pending, which is when it matters.
+    let address: string | undefined;
+    if (pending >= this.#options.countAddressesFrom) {
+      address = peerAddress(handle);
+      const count = this.#perAddress.get(address) ?? 0;
+      if (count >= this.#options.maxPendingPerAddress) {
+        this.#options.onFail(handle, 'busy-address', EMPTY);
+        return;
+      }
+      this.#perAddress.set(address, count + 1);
+    }
+    this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now(), address });
     handle.onread = (buffer) => this.#onRead(handle, buffer);
     const err = handle.readStart();
     if (err !== 0) this.#finish(handle, 'closed');
@@ -91,6 +124,12 @@ export class HeadReader {
   }
 
   #stop(handle: RawHandle): void {
+    const address = this.#reading.get(handle)?.address;
+    if (address !== undefined) {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    }
     this.#reading.delete(handle);
     handle.readStop();
     handle.onread = ignoreRead;

@@ -15,12 +15,34 @@ import { answerAndClose, closeQuietly } from './answer';
 import { Dispatcher } from './dispatcher';
 import { HeadReader, type HeadFailure } from './head-reader';
 import { listen, type Listener } from './listener';
+import { readFdLimit } from './fd-limit';
 import { SlotPorts } from './slot-ports';
 import type { Handoff, WorkerProcess } from './worker-process';
 
 const EMPTY = Buffer.alloc(0);
 /** The worker's entry script: sets corral up, then loads the app. */
 const BOOTSTRAP = join(__dirname, '..', 'worker', 'bootstrap.js');
+
+/** Client connections from one address that may wait for their request line at once... */
+const MAX_PENDING_PER_ADDRESS = 256;
+/** ...counted (one getpeername each) only once this many wait in all. */
+const COUNT_ADDRESSES_FROM = 64;
+
+/**
+ * Bound the connections waiting for their request line to half the open-files limit: the rest
+ * stays for connections being served, the workers' channels and the slot ports, so a flood of
+ * silent sockets cannot starve them (past the limit libuv drops new connections without a
+ * word). Node already raises its soft limit to the hard one at start; a low hard limit
+ * (`ulimit -n 1024` sets both) is named here, with what to do.
+ */
+function pendingLimits(): { maxPending: number; maxPendingPerAddress: number; countAddressesFrom: number } {
+  const limit = readFdLimit();
+  if (limit !== undefined && limit.soft < 4096) {
+    log.warn(`the open files limit is ${limit.soft} (hard ${limit.hard}): every connection needs one, so this host serves at most about that many at once. Raise it (ulimit -Hn and -Sn, LimitNOFILE= in systemd, --ulimit nofile= in Docker).`);
+  }
+  const soft = limit?.soft ?? 1024;
+  return { maxPending: Math.max(64, Math.min(65_536, Math.floor(soft / 2))), maxPendingPerAddress: MAX_PENDING_PER_ADDRESS, countAddressesFrom: COUNT_ADDRESSES_FROM };
+}
 
 /** How the primary ended: 0 every worker drained in time, 1 some had to be killed or the app could not run. */
 export type ExitCode = 0 | 1;
@@ -35,7 +57,11 @@ export class Primary implements Controllable {
   readonly #router: Router;
   readonly #supervisor: Supervisor;
   readonly #dispatcher: Dispatcher;
-  readonly #heads: HeadReader;
+  /** Made at start, once the open-files limit (which bounds it) is known. */
+  #heads: HeadReader | undefined;
+  /** Connections closed unread because too many request lines were pending, since the last warning. */
+  #busyRefused = 0;
+  #busyWarnedAt = 0;
   #runtimeDir = '';
   #listener: Listener | undefined;
   #slotPorts: SlotPorts | undefined;
@@ -72,12 +98,6 @@ export class Primary implements Controllable {
       },
       config.headTimeout,
     );
-    this.#heads = new HeadReader({
-      maxBytes: config.maxHeadBytes,
-      timeoutMs: config.headTimeout,
-      onLine: (handle, bytes, line) => this.#route(handle, bytes, line),
-      onFail: (handle, reason, bytes) => this.#headFailed(handle, reason, bytes),
-    });
   }
 
   /** The bound public address (after {@link start}). */
@@ -98,6 +118,13 @@ export class Primary implements Controllable {
   async start(): Promise<void> {
     const { config } = this;
     if (config.adapter !== 'cluster') await pingRedis(config.redis);
+    this.#heads = new HeadReader({
+      maxBytes: config.maxHeadBytes,
+      timeoutMs: config.headTimeout,
+      ...pendingLimits(),
+      onLine: (handle, bytes, line) => this.#route(handle, bytes, line),
+      onFail: (handle, reason, bytes) => this.#headFailed(handle, reason, bytes),
+    });
     // Checked before anything is bound: a squatted directory must stop the start, not follow it.
     const base = runtimeBase();
     ensurePrivateDir(base);
@@ -187,7 +214,7 @@ export class Primary implements Controllable {
       closeQuietly(handle);
       return;
     }
-    if (this.#router.readsHead) {
+    if (this.#heads !== undefined && this.#router.readsHead) {
       this.#heads.read(handle);
       return;
     }
@@ -223,6 +250,15 @@ export class Primary implements Controllable {
   #headFailed(handle: RawHandle, reason: HeadFailure, bytes: Buffer): void {
     if (reason === 'too-long') {
       answerAndClose(handle, 414, 'URI Too Long', `corral: the request line is longer than ${this.config.maxHeadBytes} bytes (--max-head-bytes).`);
+    } else if (reason === 'busy' || reason === 'busy-address') {
+      closeQuietly(handle);
+      this.#busyRefused++;
+      // Storms come by the thousand: one line every 10 s says how bad it is.
+      if (Date.now() - this.#busyWarnedAt >= 10_000) {
+        this.#busyWarnedAt = Date.now();
+        log.warn(`closing new connections unread (${this.#busyRefused} so far): ${reason === 'busy' ? 'too many connections are waiting to send their request line' : 'one client address holds too many connections that send nothing'} (a slowloris, or a flood). Clients that send their request promptly are still served.`);
+        this.#busyRefused = 0;
+      }
     } else if (reason === 'timeout' && bytes.length > 0) {
       answerAndClose(handle, 408, 'Request Timeout', `corral: no complete request line within ${this.config.headTimeout} ms (--head-timeout).`);
     } else {
@@ -277,7 +313,7 @@ export class Primary implements Controllable {
     this.#listener?.server.close();
     this.#slotPorts?.close();
     this.#control?.close();
-    this.#heads.close();
+    this.#heads?.close();
     this.#dispatcher.close();
     const killed = await this.#supervisor.stop();
     if (killed.length > 0) log.warn(`killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);

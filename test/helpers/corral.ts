@@ -35,6 +35,8 @@ export interface StartOptions {
   sticky?: 'sid' | 'ip' | 'none';
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Run corral under this open-files limit (`prlimit --nofile=soft:hard`), as a shell's `ulimit -n` would. */
+  nofile?: [soft: number, hard: number];
   /** Workers that must report ready before resolving. Default: all. */
   waitReady?: number;
   timeoutMs?: number;
@@ -48,7 +50,9 @@ export async function startCorral(t: Cleanup, app: string, options: StartOptions
   const workers = options.workers ?? 2;
   const host = options.host ?? '127.0.0.1';
   const args = [CLI, 'start', app, '--workers', String(workers), '--port', String(options.port ?? 0), '--host', host, '--sticky', options.sticky ?? 'sid', ...(options.args ?? [])];
-  const proc = spawn(process.execPath, args, {
+  // prlimit execs node itself, so the child's pid is corral's primary either way.
+  const [command, argv] = options.nofile === undefined ? [process.execPath, args] : ['prlimit', [`--nofile=${options.nofile[0]}:${options.nofile[1]}`, process.execPath, ...args]];
+  const proc = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
