@@ -21,7 +21,10 @@ export function holdReads(socket: Socket): (() => void) | undefined {
   socket._read = () => undefined;
   return () => {
     socket._read = streamRead;
-    // net's _read calls readStart only when the handle is not reading: it is not, now.
+    // The stream may have called the no-op meanwhile and now waits for a push that never came,
+    // so it would not call _read again: call net's _read ourselves. It restarts the handle's
+    // reads (the handle says it is not reading), and the next push ends the wait.
+    if (!socket.destroyed) streamRead.call(socket, 64 * 1024);
     socket.resume();
   };
 }
