@@ -14,7 +14,8 @@ export type CorralErrorCode =
   | 'ERR_CORRAL_CONTROL_FAILED'
   | 'ERR_CORRAL_NOT_RUNNING'
   | 'ERR_CORRAL_UNSAFE_RUNTIME_DIR'
-  | 'ERR_CORRAL_REDIS_UNREACHABLE';
+  | 'ERR_CORRAL_REDIS_UNREACHABLE'
+  | 'ERR_CORRAL_UNSUPPORTED_NODE';
 
 /** The one error class of corral; tell errors apart by {@link CorralError.code}. */
 export class CorralError extends Error {

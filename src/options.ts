@@ -102,7 +102,8 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     if (!(OPTION_NAMES as readonly string[]).includes(key)) throw bad(key, `one of the options ${OPTION_NAMES.join(', ')}`, key, 'unknown option');
   }
   if (typeof input.app !== 'string' || input.app === '') {
-    throw bad('app', "the path of your app's entry script, e.g. `corral start app.js`", input.app);
+    // The app is an argument, not a flag: name it the way the user gives it.
+    throw new CorralError('ERR_CORRAL_BAD_OPTION', `no app to start: give your server's entry script, \`corral start server.js\`, or "app" in corral.config.json (got ${JSON.stringify(input.app) ?? 'nothing'}).`);
   }
   const app = resolve(input.app);
   if (!existsSync(app) || !statSync(app).isFile()) {
@@ -136,6 +137,14 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     unresponsiveTimeout: integer('unresponsiveTimeout', input.unresponsiveTimeout ?? 30_000, 0, 86_400_000, `${MS} 0 (never) to 86400000`),
   };
   return Object.freeze(config);
+}
+
+/**
+ * The port of a running corral that `corral status|reload|stop|scale` address (`-p`): 1..65535,
+ * default `$PORT`, else 3000.
+ */
+export function targetPortOf(value: unknown, env: NodeJS.ProcessEnv = process.env): number {
+  return integer('port', value ?? env['PORT'] ?? 3000, 1, 65535, 'the TCP port a running corral serves, from 1 to 65535');
 }
 
 /**
@@ -183,7 +192,8 @@ function slotPortsOf(value: unknown, workers: number, port: number): number {
   return base;
 }
 
-function workersOf(value: unknown): number {
+/** A worker count as `--workers` and `corral scale` take it: 1..1024, or `'auto'` (one per core). */
+export function workersOf(value: unknown): number {
   if (value === 'auto') return availableParallelism();
   return integer('workers', value, 1, 1024, 'a whole number from 1 to 1024, or "auto" (one per core)');
 }

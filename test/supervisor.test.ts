@@ -187,7 +187,7 @@ describe('supervisor', () => {
     await waitFor(async () => (await whoAnswers(corral, 10)).size === 1, 10_000, 'routing to shrink to 1 worker');
     const bad = ctl(corral, 'scale', 'lots');
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /whole number of workers/);
+    assert.match(bad.stderr, /bad option --workers .*whole number from 1 to 1024, or "auto".*got "lots"/);
   });
 
   test('a missing control socket gets a message that says what to do', () => {

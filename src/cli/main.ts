@@ -6,7 +6,7 @@ import { log } from '../log';
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { controlName, defaultControlPath, runtimeBase } from '../control/paths';
-import { resolveConfig, type CorralOptions } from '../options';
+import { resolveConfig, targetPortOf, type CorralOptions } from '../options';
 import { Primary } from '../primary/primary';
 import { loadConfigFile } from './config-file';
 import { registerLbConfig } from './lb-config';
@@ -96,8 +96,7 @@ interface TargetFlags {
 
 function controlPath(flags: TargetFlags): string {
   if (flags.control !== undefined) return flags.control;
-  const port = Number(flags.port ?? process.env['PORT'] ?? 3000);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CorralError('ERR_CORRAL_BAD_OPTION', `bad option --port: expected a TCP port from 1 to 65535, got ${JSON.stringify(flags.port)}.`);
+  const port = targetPortOf(flags.port);
   if (flags.host !== undefined) return defaultControlPath(port, flags.host);
   // No --host: the corral bound to every interface, else the only one on that port.
   const all = defaultControlPath(port, undefined);
@@ -133,7 +132,7 @@ target(program.command('status').description('show the workers of a running corr
 });
 target(program.command('reload').description('replace every worker, one slot at a time, without dropping a request')).action((flags) => ask(flags, { cmd: 'reload' }));
 target(program.command('stop').description('drain and stop a running corral')).action((flags) => ask(flags, { cmd: 'stop' }));
-target(program.command('scale').description('change the number of workers of a running corral').argument('<workers>', 'the new number of workers')).action((workers: string, flags) => ask(flags, { cmd: 'scale', workers: Number(workers) }));
+target(program.command('scale').description('change the number of workers of a running corral').argument('<workers>', 'the new number of workers, or "auto" (one per core)')).action((workers: string, flags) => ask(flags, { cmd: 'scale', workers: /^\d+$/.test(workers) ? Number(workers) : workers }));
 
 registerLbConfig(program);
 

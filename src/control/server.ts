@@ -2,11 +2,12 @@ import { chmodSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { CorralError } from '../errors';
 import { trace } from '../log';
+import { workersOf } from '../options';
 import { controlPathProblem } from './paths';
 import type { ReloadReport, WorkerStatus } from '../supervisor/supervisor';
 
 /** A request on the control socket: one JSON line. */
-export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop' } | { cmd: 'scale'; workers: number };
+export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop' } | { cmd: 'scale'; workers: number | string };
 
 /** The answer: one JSON line. */
 export type ControlResponse =
@@ -122,14 +123,14 @@ async function answer(line: string, target: Controllable): Promise<ControlRespon
       setImmediate(() => target.requestStop());
       return { ok: true, message: 'stopping: workers are draining' };
     case 'scale': {
-      const n = request.workers;
-      if (!Number.isInteger(n) || n < 1 || n > 1024) return { ok: false, error: `scale needs a whole number of workers from 1 to 1024, got ${JSON.stringify(n)}` };
+      let n: number;
       try {
+        n = workersOf(request.workers);
         target.scale(n);
       } catch (err) {
         return { ok: false, error: (err as Error).message };
       }
-      return { ok: true, message: `scaling to ${n} workers` };
+      return { ok: true, message: `scaling to ${n} ${n === 1 ? 'worker' : 'workers'}` };
     }
     default:
       return { ok: false, error: `unknown command ${JSON.stringify((request as { cmd?: unknown })?.cmd)}: expected status, reload, stop or scale` };

@@ -27,16 +27,48 @@ interface StreamWrapBinding {
   kArrayBufferOffset: number;
 }
 
-// `process.binding` is typed as returning any; pin the two fields we read.
-const streamWrap = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
-const state = streamWrap.streamBaseState;
-const { kReadBytesOrError, kArrayBufferOffset } = streamWrap;
+/** Where libuv's read callback leaves how many bytes it read, and where in the buffer. */
+interface ReadState {
+  state: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+}
+
+let readState: ReadState | undefined;
+
+/**
+ * Node's `stream_wrap` binding, loaded on first use: only the strategies that read a request
+ * head need it (`process.binding` is deprecated, DEP0111, and refused under `--permission`, so
+ * `--sticky ip|none` never touch it). {@link checkReadState} asks for it at start.
+ */
+function streamState(): ReadState {
+  if (readState !== undefined) return readState;
+  // `process.binding` is typed as returning any; pin the fields we read.
+  const binding = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
+  readState = { state: binding.streamBaseState, kReadBytesOrError: binding.kReadBytesOrError, kArrayBufferOffset: binding.kArrayBufferOffset };
+  return readState;
+}
+
+/** What is missing for reading raw handles on this Node, or undefined when all is there. */
+export function checkReadState(): string | undefined {
+  try {
+    const { state, kReadBytesOrError, kArrayBufferOffset } = streamState();
+    if (!(state instanceof Int32Array) || !Number.isInteger(kReadBytesOrError) || !Number.isInteger(kArrayBufferOffset)) {
+      return "process.binding('stream_wrap') has no streamBaseState/kReadBytesOrError/kArrayBufferOffset";
+    }
+    return undefined;
+  } catch (err) {
+    readState = undefined;
+    return `process.binding('stream_wrap') is not available (${(err as Error).message})`;
+  }
+}
 
 /**
  * Inside a handle's `onread`: the bytes just read (a view, no copy), or the negative libuv
  * status (`UV_EOF` or an error) when the read ended the stream.
  */
 export function lastRead(buffer: ArrayBuffer | undefined): Buffer | number {
+  const { state, kReadBytesOrError, kArrayBufferOffset } = readState ?? streamState();
   const n = state[kReadBytesOrError]!;
   if (n <= 0 || buffer === undefined) return n;
   return Buffer.from(buffer, state[kArrayBufferOffset]!, n);

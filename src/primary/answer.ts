@@ -1,4 +1,4 @@
-import { Socket } from 'node:net';
+import { socketOnHandle } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 
 /** How long an answered connection may linger (draining what the client still sends) before it is cut. */
@@ -10,8 +10,7 @@ const LINGER_MS = 2000;
  * `net.Socket` costs more than the hot path may spend, which is why only errors come here.
  */
 export function answerAndClose(handle: RawHandle, status: number, reason: string, body: string, headers = ''): void {
-  // `handle` is a real (undocumented) net.Socket option: how Node wraps accepted handles.
-  const socket = new Socket({ handle, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]);
+  const socket = socketOnHandle(handle);
   socket.on('error', () => socket.destroy());
   // Read and drop what the client still sends, so closing does not reset the connection
   // before the client has read our answer.

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { CorralError } from '../errors';
-import type { RawHandle, RawServerHandle } from '../internal/raw-handle';
+import { serverHandleOf } from '../internal/net';
+import type { RawHandle } from '../internal/raw-handle';
 
 /** The public listening socket, delivering raw TCP handles (no `net.Socket` per connection). */
 export interface Listener {
@@ -24,8 +25,8 @@ export async function listen(
     server.listen({ port, host, backlog: 2048 }, () => resolve());
   });
   server.on('error', () => undefined);
-  const handle = (server as unknown as { _handle: RawServerHandle | null })._handle;
-  if (handle === null) throw new CorralError('ERR_CORRAL_LISTEN_FAILED', 'the listening socket has no handle (unsupported Node.js version?)');
+  const handle = serverHandleOf(server);
+  if (handle === undefined) throw new CorralError('ERR_CORRAL_UNSUPPORTED_NODE', `the listening socket has no handle to accept on: this Node.js (${process.version}) is not one corral supports; use Node.js 20, 22 or 24.`);
   handle.onconnection = (status, client) => {
     if (status < 0 || client === undefined) onError(status);
     else onConnection(client);

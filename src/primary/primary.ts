@@ -4,6 +4,7 @@ import { setupPrimary as setupAdapterRelay } from '@socket.io/cluster-adapter';
 import { pingRedis, redactUrl } from '../adapters/redis-client';
 import { defaultControlPath, ensurePrivateDir, runtimeBase, sweepStale, workerDirPrefix } from '../control/paths';
 import { CorralError } from '../errors';
+import { checkRuntime } from '../internal/check';
 import { peerAddress, type RawHandle } from '../internal/raw-handle';
 import { log } from '../log';
 import type { Config } from '../options';
@@ -67,13 +68,19 @@ export class Primary implements Controllable {
   #slotPorts: SlotPorts | undefined;
   #controlPath = '';
   #stopping: Promise<ExitCode> | undefined;
-  #failed = false;
+  /** Why the primary gave up by itself (every slot in a crash loop), if it did. */
+  #failure: CorralError | undefined;
   #acceptErrors = 0;
   #warnedTls = false;
   #control: { close(): void } | undefined;
   readonly #startedAt = Date.now();
   /** Told once the primary has stopped, whatever stopped it (signal, `corral stop`, crash loop). */
-  onStopped: ((code: ExitCode) => void) | undefined;
+  onStopped: ((code: ExitCode, failure: CorralError | undefined) => void) | undefined;
+
+  /** Why the primary gave up by itself, if it did (set before {@link onStopped} is told). */
+  get failure(): CorralError | undefined {
+    return this.#failure;
+  }
 
   constructor(config: Readonly<Config>) {
     this.config = config;
@@ -117,6 +124,7 @@ export class Primary implements Controllable {
    */
   async start(): Promise<void> {
     const { config } = this;
+    checkRuntime(this.#router.readsHead);
     if (config.adapter !== 'cluster') await pingRedis(config.redis);
     this.#heads = new HeadReader({
       maxBytes: config.maxHeadBytes,
@@ -198,7 +206,7 @@ export class Primary implements Controllable {
    */
   stop(): Promise<ExitCode> {
     this.#stopping ??= this.#shutdown().then((code) => {
-      this.onStopped?.(code);
+      this.onStopped?.(code, this.#failure);
       return code;
     });
     return this.#stopping;
@@ -304,7 +312,7 @@ export class Primary implements Controllable {
   }
 
   #allDown(report: string): void {
-    this.#failed = true;
+    this.#failure = new CorralError('ERR_CORRAL_WORKER_CRASH_LOOP', `giving up: ${report}`);
     log.error(`giving up [ERR_CORRAL_WORKER_CRASH_LOOP]: ${report}`);
     void this.stop();
   }
@@ -318,6 +326,6 @@ export class Primary implements Controllable {
     const killed = await this.#supervisor.stop();
     if (killed.length > 0) log.warn(`killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
     if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
-    return killed.length > 0 || this.#failed ? 1 : 0;
+    return killed.length > 0 || this.#failure !== undefined ? 1 : 0;
   }
 }

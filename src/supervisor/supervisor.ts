@@ -83,6 +83,7 @@ export class Supervisor {
   #runtimeDir = '';
   #reloading: Promise<ReloadReport> | undefined;
   #stopping = false;
+  #stopped: Promise<WorkerProcess[]> | undefined;
   readonly #heartbeat: Heartbeat;
   #unresponsive = 0;
 
@@ -164,6 +165,8 @@ export class Supervisor {
 
   /** Grow or shrink to `workers` slots. New slots start at once; removed ones drain. */
   scale(workers: number): void {
+    // Stopping: nothing new is forked, and the slots stay as they are for the drain.
+    if (this.#stopping) return;
     while (this.#slots.length < workers) {
       const slot: Slot = { index: this.#slots.length, current: undefined, backoff: new Backoff(100, 5000), respawn: undefined, failures: [], restarts: 0, halted: false, replacing: false };
       this.#slots.push(slot);
@@ -190,8 +193,14 @@ export class Supervisor {
 
   /**
    * Stop: drain every worker within `killTimeout`, SIGKILL the rest. Returns the killed.
+   * Idempotent: a second call returns the same promise.
    */
-  async stop(): Promise<WorkerProcess[]> {
+  stop(): Promise<WorkerProcess[]> {
+    this.#stopped ??= this.#stopAll();
+    return this.#stopped;
+  }
+
+  async #stopAll(): Promise<WorkerProcess[]> {
     this.#stopping = true;
     this.#heartbeat.stop();
     const live: WorkerProcess[] = [...this.#retiring];

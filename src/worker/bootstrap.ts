@@ -2,7 +2,7 @@
  * Entry point of every corral worker process: set corral up, then run the user's app as
  * the main module (CommonJS or ESM), unchanged, with its own `process.argv`.
  */
-import Module from 'node:module';
+import { runMain } from '../internal/cluster';
 import { readWorkerEnv } from '../protocol/worker-env';
 import { setRuntime, WorkerRuntime } from './runtime';
 
@@ -17,4 +17,4 @@ setRuntime(runtime);
 runtime.install();
 
 process.argv = [process.argv[0]!, env.app, ...process.argv.slice(2)];
-(Module as unknown as { runMain(main: string): void }).runMain(env.app);
+runMain(env.app);

@@ -1,4 +1,6 @@
 import type { Socket } from 'node:net';
+import { isWritingResponse } from '../internal/http';
+import { handleOf } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 
@@ -51,10 +53,10 @@ export class Intake {
 
   /** Called from the server's `emit('connection')`, before the app's listeners. */
   onConnection(socket: Socket): void {
-    const handle = (socket as unknown as { _handle: RawHandle | null })._handle;
-    const bytes = handle === null ? undefined : this.#bytes.get(handle);
+    const handle = handleOf(socket);
+    const bytes = handle === undefined ? undefined : this.#bytes.get(handle);
     if (bytes !== undefined) socket.unshift(bytes);
-    if (handle !== null && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
+    if (handle !== undefined && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
     this.#sockets.set(socket, 0);
     this.#onChange();
     socket.once('close', () => {
@@ -74,12 +76,11 @@ export class Intake {
    * next request right now small; busy connections close through `Connection: close`.
    */
   closeIdle(graceMs: number): void {
-    // Checked only while draining, so the hot path pays nothing per request. `_httpMessage` is
-    // the response a Node HTTP server is writing on the socket (null between requests).
+    // Checked only while draining, so the hot path pays nothing per request.
     const now = Date.now();
     for (const [socket, idleSince] of this.#sockets) {
       if (this.#upgraded.has(socket)) continue;
-      if ((socket as { _httpMessage?: unknown })._httpMessage != null) {
+      if (isWritingResponse(socket)) {
         this.#sockets.set(socket, 0);
       } else if (idleSince === 0) {
         this.#sockets.set(socket, now);

@@ -1,16 +1,7 @@
-import cluster from 'node:cluster';
 import { constants } from 'node:os';
 import type { Server } from 'node:net';
+import { hookGetServer } from '../internal/cluster';
 import { trace } from '../log';
-
-/** What net's `listenInCluster` hands to `cluster._getServer`. */
-interface ServerQuery {
-  port?: number;
-  fd?: number;
-  address?: string | null;
-}
-
-type GetServer = (server: Server, query: ServerQuery, callback: (status: number, handle: unknown) => void) => void;
 
 const UV_EADDRINUSE = -constants.errno.EADDRINUSE;
 
@@ -21,22 +12,18 @@ const UV_EADDRINUSE = -constants.errno.EADDRINUSE;
  * In a cluster worker, net's `listen` asks `cluster._getServer` for a handle, and uses
  * whatever it gets as its listening handle. We answer for the public port with a stand-in
  * (`claim` returns it, or undefined when the port is taken already), so Node's real listen
- * code runs. Other ports keep cluster's usual behaviour. This hooks a Node internal, the one
- * cluster's round-robin mode is built on; the test suite pins it.
+ * code runs. Other ports keep cluster's usual behaviour. Returns the undo.
  */
-export function hookListen(port: number, claim: (server: Server) => object | undefined): void {
-  const internals = cluster as unknown as { _getServer: GetServer };
-  const original = internals._getServer;
-  if (typeof original !== 'function') {
-    throw new Error('corral: this Node.js version has no cluster._getServer; corral needs Node.js 20 or newer');
-  }
-  internals._getServer = function getServer(server, query, callback) {
-    const forCorral = query.port === port && (query.fd === undefined || query.fd === null || query.fd < 0);
-    if (!forCorral) {
-      trace.worker('listen on port %s: not corral\'s (%d), left to cluster', query.port, port);
-      return original.call(this, server, query, callback);
-    }
-    const handle = claim(server);
-    process.nextTick(callback, handle === undefined ? UV_EADDRINUSE : 0, handle);
-  };
+export function hookListen(port: number, claim: (server: Server) => object | undefined): () => void {
+  return hookGetServer((original) =>
+    function getServer(this: unknown, server, query, callback) {
+      const forCorral = query.port === port && (query.fd === undefined || query.fd === null || query.fd < 0);
+      if (!forCorral) {
+        trace.worker("listen on port %s: not corral's (%d), left to cluster", query.port, port);
+        return original.call(this, server, query, callback);
+      }
+      const handle = claim(server);
+      process.nextTick(callback, handle === undefined ? UV_EADDRINUSE : 0, handle);
+    },
+  );
 }

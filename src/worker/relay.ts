@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RawHandle } from '../internal/raw-handle';
-import { handleOf, holdReads } from '../internal/socket-reads';
+import { handleOf, holdReads } from '../internal/net';
 import { trace } from '../log';
 import { HANDOFF_DEADLINE_MS, TAG, type ToPrimary } from '../protocol/messages';
 

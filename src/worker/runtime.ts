@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { boundHeadTime } from '../internal/http';
+import { atConnectionLimit } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 import { isCorralMessage, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
@@ -114,6 +116,8 @@ export class WorkerRuntime {
     if (this.#server !== undefined) return undefined;
     this.#server = server;
     this.#interceptEmit(server);
+    // --head-timeout covers the whole head, not only the request line the primary reads: a
+    // client dripping header bytes (or an HTTP/0.9 `GET /`) gets Node's own 408 after it.
     boundHeadTime(server, this.env.headTimeout);
     this.#standIn = new StandInHandle(
       this.env.address,
@@ -297,36 +301,6 @@ export class WorkerRuntime {
 
 /** What a client whose session's worker is unresponsive is told to wait, in seconds. */
 const RETRY_AFTER_S = 2;
-
-/** Whether net would close a new connection on this server for `maxConnections` (net's own check, before it does). */
-function atConnectionLimit(server: Server | undefined): boolean {
-  const counted = server as (Server & { _connections?: number }) | undefined;
-  return counted !== undefined && typeof counted.maxConnections === 'number' && typeof counted._connections === 'number' && counted._connections >= counted.maxConnections;
-}
-
-/** The part of an HTTP server's options that bounds how long a request head may take. */
-interface HeadTimes {
-  headersTimeout?: number;
-  requestTimeout?: number;
-  connectionsCheckingInterval?: number;
-}
-
-/**
- * `--head-timeout` covers the whole request head, not only the request line the primary
- * reads: a client that sends a line and then drips header bytes (or an HTTP/0.9 `GET /`
- * that never ends its head) gets Node's own 408 after it, instead of ~60 s of Node's default
- * `headersTimeout`. Node checks these deadlines on an interval armed when the server starts
- * listening, which is still ahead of us here (net's listen asks for the handle first), so the
- * interval can be shortened too. Only ever lowered: an app's own stricter setting stays.
- */
-function boundHeadTime(server: Server, headTimeout: number): void {
-  const http = server as Server & HeadTimes;
-  if (typeof http.headersTimeout !== 'number') return;
-  if (http.headersTimeout === 0 || http.headersTimeout > headTimeout) http.headersTimeout = headTimeout;
-  if (typeof http.requestTimeout === 'number' && http.requestTimeout > 0 && http.requestTimeout < http.headersTimeout) http.headersTimeout = http.requestTimeout;
-  const every = Math.max(100, Math.min(30_000, Math.floor(headTimeout / 4)));
-  if (typeof http.connectionsCheckingInterval === 'number' && http.connectionsCheckingInterval > every) http.connectionsCheckingInterval = every;
-}
 
 const RUNTIME = Symbol.for('corral.worker.runtime');
 

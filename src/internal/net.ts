@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net';
-import type { RawHandle } from './raw-handle';
+import { Socket, type Server } from 'node:net';
+import type { RawHandle, RawServerHandle } from './raw-handle';
 
 /** The part of net's handle a `net.Socket` keeps: `reading` is how net knows reads are on. */
 interface ReadingHandle extends RawHandle {
@@ -32,4 +32,23 @@ export function holdReads(socket: Socket): (() => void) | undefined {
 /** A socket's raw handle, or undefined once it has none. */
 export function handleOf(socket: Socket): RawHandle | undefined {
   return (socket as unknown as { _handle: RawHandle | null })._handle ?? undefined;
+}
+
+/** A listening server's raw handle (to take over its accepts), or undefined when it has none. */
+export function serverHandleOf(server: Server): RawServerHandle | undefined {
+  return (server as unknown as { _handle: RawServerHandle | null })._handle ?? undefined;
+}
+
+/** A `net.Socket` around an accepted raw handle: `handle` is the (undocumented) option net itself uses on accept. */
+export function socketOnHandle(handle: RawHandle): Socket {
+  return new Socket({ handle, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]);
+}
+
+/**
+ * Whether net would refuse one more connection on `server` for `maxConnections` (net's own
+ * count, `_connections`), so a worker can say no before it takes a connection.
+ */
+export function atConnectionLimit(server: Server | undefined): boolean {
+  const counted = server as (Server & { _connections?: number }) | undefined;
+  return counted !== undefined && typeof counted.maxConnections === 'number' && typeof counted._connections === 'number' && counted._connections >= counted.maxConnections;
 }
