@@ -1,5 +1,4 @@
-import type { PrimaryStatus } from '../control/server';
-import type { WorkerStatus } from '../supervisor/supervisor';
+import type { PrimaryStatus, WorkerStatus } from '../control/protocol';
 
 /** `corral status` as a terminal table. */
 export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStatus[]): string {

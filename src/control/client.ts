@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { CorralError } from '../errors';
 import { controlPathProblem } from './paths';
-import type { ControlRequest, ControlResponse } from './server';
+import type { ControlRequest, ControlResponse } from './protocol';
 
 /** Send one request to a running corral's control socket and return its answer. */
 export function control(path: string, request: ControlRequest, timeoutMs = 120_000): Promise<ControlResponse> {

@@ -4,30 +4,7 @@ import { CorralError } from '../errors';
 import { trace } from '../log';
 import { workersOf } from '../options';
 import { controlPathProblem } from './paths';
-import type { ReloadReport, WorkerStatus } from '../supervisor/supervisor';
-
-/** A request on the control socket: one JSON line. */
-export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop' } | { cmd: 'scale'; workers: number | string };
-
-/** The answer: one JSON line. */
-export type ControlResponse =
-  | { ok: true; primary: PrimaryStatus; workers: WorkerStatus[] }
-  | { ok: true; message: string }
-  | { ok: false; error: string };
-
-export interface PrimaryStatus {
-  pid: number;
-  /** The bound address ('' before binding). */
-  host: string;
-  port: number;
-  /** First slot port, 0 when none. */
-  slotPorts: number;
-  hostId: string;
-  adapter: string;
-  sticky: string;
-  uptimeMs: number;
-  app: string;
-}
+import type { ControlRequest, ControlResponse, PrimaryStatus, ReloadReport, WorkerStatus } from './protocol';
 
 /** What the control socket can ask of the primary. */
 export interface Controllable {

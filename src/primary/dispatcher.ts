@@ -2,7 +2,8 @@ import { isOpen, type RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 import type { Candidate, Router } from '../routing';
 import { answerAndClose, closeQuietly } from './answer';
-import type { Handoff, WorkerProcess } from './worker-process';
+import type { WorkerProcess } from '../supervisor/worker-process';
+import { HandoffBooks, type Handoff } from './handoff';
 
 /** What the dispatcher asks of the supervisor about the workers. */
 export interface WorkerPool {
@@ -34,6 +35,8 @@ export class Dispatcher {
   readonly #router: Router;
   readonly #pool: WorkerPool;
   readonly #waiting: Handoff[] = [];
+  /** What each worker was handed and has not answered (its load for routing). */
+  readonly #books = new WeakMap<WorkerProcess, HandoffBooks>();
   readonly #waitMs: number;
   #waitSweep: NodeJS.Timeout | undefined;
   #seq = 0;
@@ -54,12 +57,12 @@ export class Dispatcher {
       return;
     }
     trace.router('%s -> slot %d', handoff.line ?? handoff.remoteAddress, worker.slot);
-    worker.send(++this.#seq, handoff, (seq) => this.settle(worker, seq, false));
+    this.#booksOf(worker).send(++this.#seq, handoff, (seq) => this.settle(worker, seq, false));
   }
 
   /** A worker answered a handoff (or sending it failed). */
   settle(worker: WorkerProcess, seq: number, accepted: boolean): void {
-    const handoff = worker.settle(seq, accepted);
+    const handoff = this.#books.get(worker)?.settle(seq, accepted);
     if (handoff === undefined) return;
     if (accepted) {
       closeQuietly(handoff.handle);
@@ -71,7 +74,9 @@ export class Dispatcher {
 
   /** A worker is gone: what it had not answered goes elsewhere. */
   orphaned(worker: WorkerProcess): void {
-    for (const handoff of worker.takeUnanswered()) this.#retry(handoff);
+    const books = this.#books.get(worker);
+    this.#books.delete(worker);
+    for (const handoff of books?.takeUnanswered() ?? []) this.#retry(handoff);
   }
 
   /**
@@ -80,7 +85,7 @@ export class Dispatcher {
    */
   expire(workers: readonly WorkerProcess[], now: number): void {
     for (const worker of workers) {
-      for (const handoff of worker.expire(now, ANSWER_GRACE_MS)) {
+      for (const handoff of this.#books.get(worker)?.expire(now, ANSWER_GRACE_MS) ?? []) {
         trace.router('%s did not answer a handoff within its deadline; routing it elsewhere', worker.name);
         (handoff.refusedBy ??= []).push(worker);
         this.#retry(handoff);
@@ -123,9 +128,18 @@ export class Dispatcher {
       if (handoff.pinned && this.#pool.comingBack(handoff.target)) return undefined;
     }
     if (workers.length === 0) return undefined;
-    const candidates: readonly Candidate[] = workers;
+    const candidates: readonly Candidate[] = workers.map((w) => this.#booksOf(w));
     const slot = this.#router.pick({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }, candidates);
     return workers.find((w) => w.slot === slot) ?? workers[0]!;
+  }
+
+  #booksOf(worker: WorkerProcess): HandoffBooks {
+    let books = this.#books.get(worker);
+    if (books === undefined) {
+      books = new HandoffBooks(worker);
+      this.#books.set(worker, books);
+    }
+    return books;
   }
 
   #retry(handoff: Handoff): void {

@@ -8,17 +8,19 @@ import { checkRuntime } from '../internal/check';
 import { peerAddress, type RawHandle } from '../internal/raw-handle';
 import { log } from '../log';
 import type { Config } from '../options';
-import { serveControl, type Controllable, type PrimaryStatus } from '../control/server';
+import type { PrimaryStatus, ReloadReport, WorkerStatus } from '../control/protocol';
+import { serveControl, type Controllable } from '../control/server';
 import { TAG, type ToPrimary } from '../protocol/messages';
 import { createRouter, SidRouter, type Router } from '../routing';
-import { Supervisor, type ReloadReport, type WorkerStatus } from '../supervisor/supervisor';
+import { Supervisor } from '../supervisor/supervisor';
 import { answerAndClose, closeQuietly } from './answer';
 import { Dispatcher } from './dispatcher';
 import { HeadReader, type HeadFailure } from './head-reader';
 import { listen, type Listener } from './listener';
 import { readFdLimit } from './fd-limit';
 import { SlotPorts } from './slot-ports';
-import type { Handoff, WorkerProcess } from './worker-process';
+import type { WorkerProcess } from '../supervisor/worker-process';
+import type { Handoff } from './handoff';
 
 const EMPTY = Buffer.alloc(0);
 /** The worker's entry script: sets corral up, then loads the app. */

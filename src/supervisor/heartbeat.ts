@@ -1,4 +1,4 @@
-import type { WorkerProcess } from '../primary/worker-process';
+import type { WorkerProcess } from './worker-process';
 
 export interface HeartbeatOptions {
   /** How often every ready worker is pinged. */

@@ -4,8 +4,9 @@ import { log, trace } from '../log';
 import type { Config } from '../options';
 import { isCorralMessage, TAG, type SlotInfo, type ToPrimary } from '../protocol/messages';
 import { workerEnv } from '../protocol/worker-env';
-import { WorkerProcess } from '../primary/worker-process';
+import { WorkerProcess } from './worker-process';
 import type { RawHandle } from '../internal/raw-handle';
+import type { ReloadReport, WorkerStatus } from '../control/protocol';
 import { Backoff } from './backoff';
 import { Heartbeat } from './heartbeat';
 
@@ -42,29 +43,6 @@ export interface SupervisorHooks {
   allDown(report: string): void;
   /** Every heartbeat: these workers' unanswered handoffs may have passed their deadline. */
   tick(workers: readonly WorkerProcess[], now: number): void;
-}
-
-/** One row of `corral status`. */
-export interface WorkerStatus {
-  slot: number;
-  pid: number | null;
-  state: string;
-  uptimeMs: number;
-  restarts: number;
-  connections: number;
-  rssBytes: number;
-  cpuPercent: number;
-  /** Requests this worker forwarded to other workers, and upgrades it relayed, in all. */
-  forwarded: number;
-  relayed: number;
-}
-
-export interface ReloadReport {
-  ok: boolean;
-  /** What happened, for the operator. */
-  message: string;
-  /** Milliseconds the whole reload took. */
-  durationMs: number;
 }
 
 /**

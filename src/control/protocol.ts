@@ -1,0 +1,50 @@
+/**
+ * The control socket's wire types: one JSON line each way. Shared by the server (in the
+ * primary) and the client (the CLI), which compiles against nothing else of the primary.
+ */
+
+/** A request on the control socket: one JSON line. */
+export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop' } | { cmd: 'scale'; workers: number | string };
+
+/** The answer: one JSON line. */
+export type ControlResponse =
+  | { ok: true; primary: PrimaryStatus; workers: WorkerStatus[] }
+  | { ok: true; message: string }
+  | { ok: false; error: string };
+
+export interface PrimaryStatus {
+  pid: number;
+  /** The bound address ('' before binding). */
+  host: string;
+  port: number;
+  /** First slot port, 0 when none. */
+  slotPorts: number;
+  hostId: string;
+  adapter: string;
+  sticky: string;
+  uptimeMs: number;
+  app: string;
+}
+
+/** One row of `corral status`: one worker process (or an empty slot). */
+export interface WorkerStatus {
+  slot: number;
+  pid: number | null;
+  state: string;
+  uptimeMs: number;
+  restarts: number;
+  connections: number;
+  rssBytes: number;
+  cpuPercent: number;
+  /** Requests this worker forwarded to other workers, and upgrades it relayed, in all. */
+  forwarded: number;
+  relayed: number;
+}
+
+export interface ReloadReport {
+  ok: boolean;
+  /** What happened, for the operator. */
+  message: string;
+  /** Milliseconds the whole reload took. */
+  durationMs: number;
+}

@@ -1,0 +1,99 @@
+import type { RawHandle } from '../internal/raw-handle';
+import { HANDOFF_DEADLINE_MS, TAG, type ToWorker } from '../protocol/messages';
+import type { Candidate } from '../routing';
+import type { WorkerProcess } from '../supervisor/worker-process';
+
+/** A connection on its way to a worker: what was read of it, and what happened to it so far. */
+export interface Handoff {
+  readonly handle: RawHandle;
+  /** Bytes the primary read off the connection; they travel with the handle. */
+  readonly bytes: Buffer;
+  readonly line: string | undefined;
+  readonly remoteAddress: string;
+  /** Came back from a worker (a WebSocket upgrade for another slot): never relay again. */
+  readonly relayed: boolean;
+  /** Slot that must take it if it can (relays, slot ports), else -1. */
+  readonly target: number;
+  /**
+   * Came in on the target's slot port: while that slot is coming back (respawn), wait for it
+   * rather than go elsewhere; only at the wait deadline does any ready worker take it.
+   */
+  pinned: boolean;
+  /** Workers that refused it already. */
+  attempts: number;
+  /** The workers that refused it (allocated on the first refusal only): never asked again. */
+  refusedBy: WorkerProcess[] | undefined;
+  /** When it started waiting for a ready worker (only while none is). */
+  waitingSince: number;
+  /** While sent and unanswered: the time past which the worker refuses it (wall-clock ms). */
+  deadline: number;
+}
+
+/**
+ * The primary's books of what it handed one worker: every handoff sent and not yet answered
+ * (by `seq`), and how many the worker took. They give the worker's load for routing: open
+ * connections it reported, plus those sent since that it has not counted yet.
+ */
+export class HandoffBooks implements Candidate {
+  readonly worker: WorkerProcess;
+  readonly #inflight = new Map<number, Handoff>();
+  /** Handoffs the worker accepted in all, as counted here. */
+  #taken = 0;
+
+  constructor(worker: WorkerProcess) {
+    this.worker = worker;
+  }
+
+  get slot(): number {
+    return this.worker.slot;
+  }
+
+  get load(): number {
+    return this.worker.connections + this.#inflight.size + (this.#taken - this.worker.takenReported);
+  }
+
+  /** Send a connection; the answer arrives as a `handoff-reply` with the same `seq`. */
+  send(seq: number, handoff: Handoff, onSendError: (seq: number) => void): void {
+    this.#inflight.set(seq, handoff);
+    handoff.deadline = Date.now() + HANDOFF_DEADLINE_MS;
+    const message: ToWorker = {
+      tag: TAG,
+      type: 'handoff',
+      seq,
+      bytes: handoff.bytes.length > 0 ? handoff.bytes.toString('base64') : '',
+      relayed: handoff.relayed,
+      deadline: handoff.deadline,
+    };
+    this.worker.sendHandle(message, handoff.handle, () => onSendError(seq));
+  }
+
+  /** The worker answered (or could not be reached): forget the handoff and return it. */
+  settle(seq: number, accepted: boolean): Handoff | undefined {
+    const handoff = this.#inflight.get(seq);
+    if (handoff === undefined) return undefined;
+    this.#inflight.delete(seq);
+    if (accepted) this.#taken++;
+    return handoff;
+  }
+
+  /**
+   * Handoffs unanswered past their deadline (plus `graceMs` for the answer to travel), removed
+   * from the books: the worker refuses them if it ever reads them, so they may go elsewhere.
+   */
+  expire(now: number, graceMs: number): Handoff[] {
+    const late: Handoff[] = [];
+    for (const [seq, handoff] of this.#inflight) {
+      if (handoff.deadline + graceMs >= now) continue;
+      this.#inflight.delete(seq);
+      late.push(handoff);
+    }
+    return late;
+  }
+
+  /** Every handoff still unanswered, removed from the books (the worker is gone). */
+  takeUnanswered(): Handoff[] {
+    const all = [...this.#inflight.values()];
+    this.#inflight.clear();
+    return all;
+  }
+}
