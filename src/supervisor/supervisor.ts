@@ -8,6 +8,7 @@ import { WorkerProcess } from './worker-process';
 import type { RawHandle } from '../internal/raw-handle';
 import type { ReloadReport, WorkerStatus } from '../control/protocol';
 import { Backoff } from './backoff';
+import { clusterChannel } from './channel';
 import { Heartbeat } from './heartbeat';
 
 /** Every ready worker is pinged this often... */
@@ -76,7 +77,7 @@ export class Supervisor {
       changed: (wp) => this.#responsiveness(wp),
       stuck: (wp) => {
         log.error(`${wp.name} has been unresponsive for ${this.#config.unresponsiveTimeout} ms (--unresponsive-timeout): killing it; its slot gets a new worker.`);
-        wp.worker.process.kill('SIGKILL');
+        wp.channel.kill('SIGKILL');
       },
       tick: (now) => this.#hooks.tick(this.#live(), now),
     });
@@ -94,7 +95,7 @@ export class Supervisor {
   /** Workers taking connections now (a worker whose channel closed is no candidate, even before its exit). */
   readyWorkers(): WorkerProcess[] {
     const ready: WorkerProcess[] = [];
-    for (const slot of this.#slots) if (slot.current?.state === 'ready' && slot.current.worker.isConnected()) ready.push(slot.current);
+    for (const slot of this.#slots) if (slot.current?.state === 'ready' && slot.current.channel.connected()) ready.push(slot.current);
     return ready;
   }
 
@@ -252,7 +253,7 @@ export class Supervisor {
   #spawn(slot: Slot): WorkerProcess {
     slot.respawn = undefined;
     const worker = cluster.fork(workerEnv(this.#config, slot.index, this.#address!, this.#runtimeDir));
-    const wp = new WorkerProcess(slot.index, worker);
+    const wp = new WorkerProcess(slot.index, clusterChannel(worker));
     trace.primary('forked %s', wp.name);
     worker.process.stdout?.pipe(process.stdout, { end: false });
     worker.process.stderr?.on('data', (chunk: Buffer) => {
@@ -327,10 +328,10 @@ export class Supervisor {
     this.#drain(wp);
     const timer = setTimeout(() => {
       log.warn(`${wp.name} did not drain within ${this.#config.killTimeout} ms (--kill-timeout); killing it.`);
-      wp.worker.process.kill('SIGKILL');
+      wp.channel.kill('SIGKILL');
     }, this.#config.killTimeout);
     timer.unref();
-    wp.worker.once('exit', () => clearTimeout(timer));
+    wp.channel.onExit(() => clearTimeout(timer));
   }
 
   #drain(wp: WorkerProcess): void {
@@ -422,16 +423,16 @@ function mib(bytes: number): number {
 
 /** Wait for these workers to exit; SIGKILL those still alive at the deadline. Returns the killed. */
 function drainOrKill(workers: readonly WorkerProcess[], deadlineMs: number): Promise<WorkerProcess[]> {
-  const alive = new Set(workers.filter((w) => w.worker.process.exitCode === null && w.worker.process.signalCode === null));
+  const alive = new Set(workers.filter((w) => !w.channel.exited()));
   if (alive.size === 0) return Promise.resolve([]);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       const killed = [...alive];
-      for (const w of killed) w.worker.process.kill('SIGKILL');
+      for (const w of killed) w.channel.kill('SIGKILL');
       resolve(killed);
     }, deadlineMs);
     for (const w of alive) {
-      w.worker.once('exit', () => {
+      w.channel.onExit(() => {
         alive.delete(w);
         if (alive.size === 0) {
           clearTimeout(timer);

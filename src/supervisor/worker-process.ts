@@ -1,6 +1,6 @@
-import type { Worker } from 'node:cluster';
 import type { RawHandle } from '../internal/raw-handle';
 import { TAG, type ToWorker } from '../protocol/messages';
+import type { WorkerChannel } from './channel';
 import { transition, type WorkerState } from './worker-state';
 
 /**
@@ -10,7 +10,7 @@ import { transition, type WorkerState } from './worker-state';
  */
 export class WorkerProcess {
   readonly slot: number;
-  readonly worker: Worker;
+  readonly channel: WorkerChannel;
   readonly startedAt = Date.now();
   #state: WorkerState = 'starting';
   /** Unix socket of the worker's internal server, known once ready. */
@@ -33,13 +33,13 @@ export class WorkerProcess {
   unresponsiveSince = 0;
   #pingSeq = 0;
 
-  constructor(slot: number, worker: Worker) {
+  constructor(slot: number, channel: WorkerChannel) {
     this.slot = slot;
-    this.worker = worker;
+    this.channel = channel;
   }
 
   get pid(): number | undefined {
-    return this.worker.process.pid;
+    return this.channel.pid;
   }
 
   get name(): string {
@@ -98,9 +98,11 @@ export class WorkerProcess {
 
   /** Send a message with a handle; `onSendError` hears when it could not be sent. */
   sendHandle(message: ToWorker, handle: RawHandle, onSendError: () => void): void {
-    this.worker.send(message, handle as never, (err: Error | null) => {
-      if (err) onSendError();
-    });
+    if (!this.channel.connected()) {
+      onSendError();
+      return;
+    }
+    this.channel.send(message, handle, onSendError);
   }
 
   /** Ask for a heartbeat answer (`pong`). */
@@ -109,6 +111,6 @@ export class WorkerProcess {
   }
 
   message(message: ToWorker): void {
-    if (this.worker.isConnected()) this.worker.send(message);
+    this.channel.send(message);
   }
 }
