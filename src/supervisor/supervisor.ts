@@ -7,7 +7,7 @@ import { workerEnv } from '../protocol/worker-env';
 import { WorkerProcess } from './worker-process';
 import type { RawHandle } from '../internal/raw-handle';
 import type { ReloadReport, WorkerStatus } from '../control/protocol';
-import { Backoff } from './backoff';
+import { RestartPolicy } from './restart-policy';
 import { clusterChannel } from './channel';
 import { Heartbeat } from './heartbeat';
 
@@ -19,16 +19,20 @@ const MISS_AFTER_MS = 2500;
 /** One numbered place for a worker. A respawned or reloaded worker takes its slot's number. */
 interface Slot {
   readonly index: number;
+  /**
+   * `running`: it has a worker (starting, ready, unresponsive or draining). `restarting`: its
+   * worker died, a new one starts when `respawn` fires. `halted`: a crash loop, no more
+   * respawns until a reload.
+   */
+  phase: 'running' | 'restarting' | 'halted';
   current: WorkerProcess | undefined;
-  readonly backoff: Backoff;
   respawn: NodeJS.Timeout | undefined;
-  /** Unexpected exits within the restart window. */
-  failures: number[];
-  /** Restarts in all, for `corral status`. */
-  restarts: number;
-  /** Crash loop: no more respawns until a reload or scale. */
-  halted: boolean;
-  /** A new worker for this slot is starting (reload or memory limit): start no second one. */
+  readonly policy: RestartPolicy;
+  /**
+   * A replacement worker is starting (reload or memory limit): start no second one. Apart
+   * from `phase`: a running slot keeps serving while it is replaced, and a reload replaces a
+   * halted slot too.
+   */
   replacing: boolean;
 }
 
@@ -102,7 +106,7 @@ export class Supervisor {
   /** Whether `slot` will have a ready worker again without anyone's help (not halted, not scaled away, not stopping). */
   comingBack(slot: number): boolean {
     const s = this.#slots[slot];
-    return s !== undefined && !s.halted && !this.#stopping;
+    return s !== undefined && s.phase !== 'halted' && !this.#stopping;
   }
 
   /** Whether the worker of `slot` is unresponsive (its sessions' requests get 503, not another worker). */
@@ -127,7 +131,7 @@ export class Supervisor {
       pid: wp.pid ?? null,
       state: wp.state,
       uptimeMs: Date.now() - wp.startedAt,
-      restarts: slot?.restarts ?? 0,
+      restarts: slot?.policy.restarts ?? 0,
       connections: wp.connections,
       rssBytes: wp.rss,
       cpuPercent: wp.cpuPercent,
@@ -136,7 +140,7 @@ export class Supervisor {
     });
     for (const slot of this.#slots) {
       if (slot.current !== undefined) rows.push(row(slot, slot.current));
-      else rows.push({ slot: slot.index, pid: null, state: slot.halted ? 'halted' : 'restarting', uptimeMs: 0, restarts: slot.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0 });
+      else rows.push({ slot: slot.index, pid: null, state: slot.phase, uptimeMs: 0, restarts: slot.policy.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0 });
     }
     for (const wp of this.#retiring) rows.push(row(this.#slots[wp.slot], wp));
     return rows.sort((a, b) => a.slot - b.slot);
@@ -147,7 +151,7 @@ export class Supervisor {
     // Stopping: nothing new is forked, and the slots stay as they are for the drain.
     if (this.#stopping) return;
     while (this.#slots.length < workers) {
-      const slot: Slot = { index: this.#slots.length, current: undefined, backoff: new Backoff(100, 5000), respawn: undefined, failures: [], restarts: 0, halted: false, replacing: false };
+      const slot: Slot = { index: this.#slots.length, phase: 'running', current: undefined, respawn: undefined, policy: new RestartPolicy(this.#config), replacing: false };
       this.#slots.push(slot);
       slot.current = this.#spawn(slot);
     }
@@ -237,8 +241,11 @@ export class Supervisor {
     }
     const old = slot.current;
     slot.current = next;
-    slot.halted = false;
-    slot.failures = [];
+    slot.phase = 'running';
+    slot.policy.clear();
+    // A reload of a slot that was restarting: its replacement is here, the pending respawn is not needed.
+    if (slot.respawn !== undefined) clearTimeout(slot.respawn);
+    slot.respawn = undefined;
     if (this.#slots[slot.index] !== slot) {
       // Scaled away meanwhile.
       this.#retire(next);
@@ -318,7 +325,7 @@ export class Supervisor {
     const slot = this.#slots[wp.slot];
     if (limit === 0 || wp.rss <= limit || slot?.current !== wp || wp.state !== 'ready' || this.#stopping) return;
     log.warn(`${wp.name} uses ${mib(wp.rss)} MiB, over --max-memory ${mib(limit)} MiB: replacing it gracefully.`);
-    slot.restarts++;
+    slot.policy.restarts++;
     void this.#replace(slot);
   }
 
@@ -372,28 +379,26 @@ export class Supervisor {
     if (slot.current !== wp) return;
     slot.current = undefined;
     if (this.#stopping || expected || this.#slots[slot.index] !== slot) return;
+    slot.phase = 'restarting';
     this.#respawnLater(slot, wp, signal !== null ? `was killed by ${signal}` : `exited with code ${code}`);
   }
 
   #respawnLater(slot: Slot, wp: WorkerProcess, how: string): void {
-    const now = Date.now();
-    if (now - wp.startedAt >= this.#config.minUptime) slot.backoff.reset();
-    slot.failures = slot.failures.filter((t) => now - t < this.#config.restartWindow);
-    slot.failures.push(now);
+    const decision = slot.policy.failed(Date.now(), wp.startedAt);
     const tail = wp.lastStderr();
     const stderr = tail ? `\nIts last stderr lines:\n${tail}` : '';
-    if (slot.failures.length > this.#config.maxRestarts) {
-      slot.halted = true;
-      log.error(`slot ${slot.index} is in a crash loop: ${wp.name} ${how}, ${slot.failures.length} failures within ${this.#config.restartWindow} ms (--max-restarts ${this.#config.maxRestarts}). Not restarting it; fix the app, then \`corral reload\`.${stderr}`);
-      if (this.#slots.every((s) => s.halted)) this.#hooks.allDown(`every slot is in a crash loop; the app keeps failing.${stderr}`);
+    if (decision.halt) {
+      slot.phase = 'halted';
+      log.error(`slot ${slot.index} is in a crash loop: ${wp.name} ${how}, ${decision.failures} failures within ${this.#config.restartWindow} ms (--max-restarts ${this.#config.maxRestarts}). Not restarting it; fix the app, then \`corral reload\`.${stderr}`);
+      if (this.#slots.every((s) => s.phase === 'halted')) this.#hooks.allDown(`every slot is in a crash loop; the app keeps failing.${stderr}`);
       return;
     }
-    const delay = slot.backoff.next();
-    slot.restarts++;
-    log.warn(`${wp.name} ${how}; starting a new worker in slot ${slot.index} in ${delay} ms.`);
+    log.warn(`${wp.name} ${how}; starting a new worker in slot ${slot.index} in ${decision.delayMs} ms.`);
     slot.respawn = setTimeout(() => {
-      if (!this.#stopping && this.#slots[slot.index] === slot) slot.current = this.#spawn(slot);
-    }, delay);
+      if (this.#stopping || this.#slots[slot.index] !== slot || slot.current !== undefined) return;
+      slot.phase = 'running';
+      slot.current = this.#spawn(slot);
+    }, decision.delayMs);
   }
 
   /** Every worker process alive now: slots' current workers and those retiring. */
