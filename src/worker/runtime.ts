@@ -6,10 +6,10 @@ import { atConnectionLimit } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 import { isCorralMessage, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
-import { sidOfTarget, slotOfSid } from '../protocol/sid';
 import type { WorkerEnv } from '../protocol/worker-env';
 import { Forwarder } from './forwarder';
 import { Intake } from './intake';
+import { SessionOwners } from './owners';
 import { hookListen } from './listen-hook';
 import { Relay } from './relay';
 import { StandInHandle } from './stand-in';
@@ -40,17 +40,11 @@ export interface Drainable {
  */
 export class WorkerRuntime {
   readonly env: WorkerEnv;
-  /** `<host id>.`: a sid of another host is nobody's here (Engine.IO answers it). */
-  readonly #hostPrefix: string;
   readonly #intake = new Intake(() => this.#scheduleLoadReport());
   readonly #forwarder = new Forwarder();
   readonly #relay: Relay;
-  /** Live slots other than ours, and the Unix socket of each one's internal server. */
-  readonly #peers = new Map<number, string>();
-  /** Slots whose worker is unresponsive: their sessions' requests are answered 503, not served here. */
-  #stalled: ReadonlySet<number> = new Set();
-  /** Engine.IO paths of this worker's attached Socket.IO servers: where `sid` means a session. */
-  readonly #enginePaths: string[] = [];
+  /** Which worker each request's session lives on. */
+  readonly #owners: SessionOwners;
   readonly #drainables: Drainable[] = [];
   #server: Server | undefined;
   #standIn: StandInHandle | undefined;
@@ -66,7 +60,7 @@ export class WorkerRuntime {
 
   constructor(env: WorkerEnv) {
     this.env = env;
-    this.#hostPrefix = `${env.hostId}.`;
+    this.#owners = new SessionOwners(env.slot, env.hostId);
     this.#relay = new Relay((message, handle) => this.send(message, handle));
   }
 
@@ -103,8 +97,7 @@ export class WorkerRuntime {
   /** `attach(io)` saw an Engine.IO server on `path` (normalized): sessions there carry our slot. */
   addEnginePath(path: string, drainable: Drainable): void {
     this.#drainables.push(drainable);
-    if (this.#enginePaths.includes(path)) return;
-    this.#enginePaths.push(path);
+    if (!this.#owners.addEnginePath(path)) return;
     this.send({ tag: TAG, type: 'engine-path', path });
   }
 
@@ -175,20 +168,10 @@ export class WorkerRuntime {
     if (!res.headersSent) res.setHeader('Connection', 'close');
   }
 
-  /** Slot of another worker that owns this request's session (live or stalled), or -1 to serve it here. */
-  #ownerOf(url: string | undefined): number {
-    if (this.#enginePaths.length === 0 || url === undefined) return -1;
-    const sid = sidOfTarget(url, this.#enginePaths);
-    if (sid === undefined) return -1;
-    const slot = slotOfSid(sid, this.#hostPrefix);
-    return slot !== this.slot && (this.#peers.has(slot) || this.#stalled.has(slot)) ? slot : -1;
-  }
-
   #forwardRequest(req: IncomingMessage, res: ServerResponse, event: 'request' | 'checkContinue'): boolean {
-    const owner = this.#ownerOf(req.url);
-    if (owner < 0) return false;
-    const path = this.#peers.get(owner);
-    if (path === undefined) {
+    const owner = this.#owners.ownerOf(req.url);
+    if (owner.kind === 'here') return false;
+    if (owner.kind === 'stalled') {
       // Its worker is stopped or blocked: say so and when to retry, rather than hang the client.
       res.writeHead(503, { 'retry-after': String(RETRY_AFTER_S), 'content-type': 'text/plain; charset=utf-8' });
       res.end('corral: the worker that holds this session is not responding; retry shortly.\n');
@@ -196,20 +179,20 @@ export class WorkerRuntime {
     }
     if (event === 'checkContinue') res.writeContinue();
     this.#forwarded++;
-    this.#forwarder.forward(req, res, path);
+    this.#forwarder.forward(req, res, owner.path);
     return true;
   }
 
   #relayUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): boolean {
     if (this.#intake.isRelayed(socket)) return false;
-    const owner = this.#ownerOf(req.url);
-    if (owner < 0) return false;
-    if (!this.#peers.has(owner)) {
+    const owner = this.#owners.ownerOf(req.url);
+    if (owner.kind === 'here') return false;
+    if (owner.kind === 'stalled') {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return true;
     }
     this.#relayed++;
-    this.#relay.relay(owner, req, socket, head, (rest) => this.#serveLocally('upgrade', req, socket, rest));
+    this.#relay.relay(owner.slot, req, socket, head, (rest) => this.#serveLocally('upgrade', req, socket, rest));
     return true;
   }
 
@@ -226,9 +209,7 @@ export class WorkerRuntime {
         this.#onHandoff(message.seq, message.bytes, message.relayed, message.deadline, handle);
         return;
       case 'slots':
-        this.#peers.clear();
-        for (const s of message.slots) if (s.slot !== this.slot) this.#peers.set(s.slot, s.forwardPath);
-        this.#stalled = new Set(message.unresponsive);
+        this.#owners.update(message.slots, message.unresponsive);
         return;
       case 'ping':
         this.send({ tag: TAG, type: 'pong', seq: message.seq });
