@@ -68,12 +68,14 @@ describe('process basics', () => {
     for (const pid of pids) await waitFor(() => !alive(pid), 10_000, `orphan worker ${pid} to exit`);
   });
 
-  test('--workers auto starts one worker per core, and each log line says where it serves', async (t) => {
-    const cores = availableParallelism();
-    const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--workers', 'auto'], waitReady: cores });
+  test('--workers auto starts one worker per core it may use, and each log line says where it serves', async (t) => {
+    // Pinned to one core (taskset), auto means 1: unlike the helper's default of 2, so a broken auto shows.
+    const corral = await startCorral(t, fixture('echo-io.js'), { args: ['--workers', 'auto'], waitReady: 1, cpus: '0' });
+    assert.match(corral.output(), /, 1 worker, sticky=/);
     const lines = corral.output().match(/worker \d+ \(pid \d+\) ready: serving http:\/\/127\.0\.0\.1:\d+/g) ?? [];
-    assert.equal(lines.length, cores);
+    assert.equal(lines.length, 1);
     assert.ok(lines.every((l) => l.endsWith(`:${corral.port}`)));
+    assert.equal(availableParallelism() >= 1, true);
   });
 });
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { io as connect, type Socket } from 'socket.io-client';
 import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
 import { exchange } from './helpers/engine';
@@ -18,6 +19,13 @@ function ctl(corral: Running, ...args: string[]): { status: number | null; stdou
   const path = /control socket (\S+)/.exec(corral.output())![1]!;
   const r = spawnSync(process.execPath, [CLI, ...args, '--control', path], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A control command without blocking this process (its clients keep running meanwhile). Rejects on a non-zero exit. */
+async function ctlAsync(corral: Running, ...args: string[]): Promise<string> {
+  const path = /control socket (\S+)/.exec(corral.output())![1]!;
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args, '--control', path], { cwd: ROOT, timeout: 60_000 });
+  return stdout;
 }
 
 async function whoAnswers(corral: Running, n = 20): Promise<Set<number>> {
@@ -96,12 +104,15 @@ describe('supervisor', () => {
     });
     const load = httpLoad(corral.url, 4);
 
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => clients.every((c) => c.acked > 0), 20_000, 'every client to have an ack before the reload');
     writeFileSync(versionFile, 'v2');
-    const reload = ctl(corral, 'reload');
-    assert.equal(reload.status, 0, reload.stderr);
-    assert.match(reload.stdout, /reload done: 2 workers replaced in \d+ ms/);
-    await new Promise((r) => setTimeout(r, 500));
+    // Asynchronously: a spawnSync here would stop this process's clients and HTTP load for the whole reload.
+    const ackedBefore = clients.reduce((n, c) => n + c.acked, 0);
+    const reload = await ctlAsync(corral, 'reload');
+    assert.match(reload, /reload done: 2 workers replaced in \d+ ms/);
+    assert.ok(clients.reduce((n, c) => n + c.acked, 0) > ackedBefore, 'the clients were served during the reload');
+    const ackedAfter = clients.map((c) => c.acked);
+    await waitFor(() => clients.every((c, i) => c.acked > ackedAfter[i]!), 20_000, 'every client to be served again after the reload');
 
     const { ok, failed } = await load.stop();
     assert.deepEqual(failed.slice(0, 5), [], `${failed.length} HTTP requests failed during the reload`);
@@ -157,7 +168,8 @@ describe('supervisor', () => {
     const corral = await startCorral(t, fixture('versioned-app.js'), { env: { VERSION_FILE: versionFile }, args: ['--kill-timeout', '1500'] });
     const quick = exchange(`${corral.url}/slow?ms=400`, { agent: false });
     const tooSlow = exchange(`${corral.url}/slow?ms=10000`, { agent: false, timeoutMs: 20_000 }).then(() => 'answered', (err: Error) => err.message);
-    await new Promise((r) => setTimeout(r, 100));
+    // Both requests are in the workers' hands (their load reports count the connections) before the stop.
+    await waitFor(() => (JSON.parse(ctl(corral, 'status', '--json').stdout) as { workers: { connections: number }[] }).workers.reduce((n, w) => n + w.connections, 0) >= 2, 10_000, 'both requests to reach the workers');
     const exit = corral.stop();
     assert.equal((await quick).status, 200);
     assert.match(await tooSlow, /socket hang up|ECONNRESET/);
@@ -199,8 +211,14 @@ describe('supervisor', () => {
   test('with --wait-ready a worker takes no connection until the app calls ready()', async (t) => {
     const readyFile = join(tempDir(), 'warm');
     const corral = await startCorral(t, fixture('wait-ready-app.js'), { args: ['--wait-ready'], env: { READY_FILE: readyFile }, waitReady: 0 });
-    const early = exchange(`${corral.url}/`, { agent: false, timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 300));
+    let answered = false;
+    const early = exchange(`${corral.url}/`, { agent: false, timeoutMs: 20_000 }).finally(() => (answered = true));
+    // The apps are up and listening (their processes exist and stay 'starting') yet take nothing.
+    await waitFor(() => {
+      const rows = (JSON.parse(ctl(corral, 'status', '--json').stdout) as { workers: { pid: number | null; state: string; uptimeMs: number }[] }).workers;
+      return rows.length === 2 && rows.every((w) => w.pid !== null && w.state === 'starting' && w.uptimeMs > 300);
+    }, 10_000, 'both workers started, not ready');
+    assert.equal(answered, false, 'a connection reached a worker that is not ready');
     assert.doesNotMatch(corral.output(), /ready: serving/);
     writeFileSync(readyFile, '');
     const answer = await early;

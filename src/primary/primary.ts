@@ -160,7 +160,7 @@ export class Primary implements Controllable {
     this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP);
     const slots = config.slotPorts > 0 ? `, slot ports ${config.slotPorts}-${config.slotPorts + config.workers - 1}` : '';
     const adapter = config.adapter === 'cluster' ? 'cluster (IPC)' : `${config.adapter} ${redactUrl(config.redis)}`;
-    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} workers, sticky=${config.sticky}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
+    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} ${config.workers === 1 ? 'worker' : 'workers'}, sticky=${config.sticky}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
   }
 
   primaryStatus(): PrimaryStatus {

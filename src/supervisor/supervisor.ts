@@ -206,7 +206,7 @@ export class Supervisor {
   async #reloadAll(): Promise<ReloadReport> {
     const started = Date.now();
     const count = this.#slots.length;
-    log.info(`reload: replacing ${count} workers, one slot at a time`);
+    log.info(`reload: replacing ${count} ${count === 1 ? 'worker' : 'workers'}, one slot at a time`);
     for (const slot of [...this.#slots]) {
       if (this.#stopping) break;
       const failure = await this.#replace(slot);
@@ -217,7 +217,7 @@ export class Supervisor {
       }
     }
     const durationMs = Date.now() - started;
-    const message = `reload done: ${count} workers replaced in ${durationMs} ms`;
+    const message = `reload done: ${count} ${count === 1 ? 'worker' : 'workers'} replaced in ${durationMs} ms`;
     log.info(message);
     return { ok: true, message, durationMs };
   }

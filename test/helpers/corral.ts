@@ -37,6 +37,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Run corral under this open-files limit (`prlimit --nofile=soft:hard`), as a shell's `ulimit -n` would. */
   nofile?: [soft: number, hard: number];
+  /** Run corral on these CPUs only (`taskset -c LIST`): what `--workers auto` counts. */
+  cpus?: string;
   /** Workers that must report ready before resolving. Default: all. */
   waitReady?: number;
   timeoutMs?: number;
@@ -50,8 +52,10 @@ export async function startCorral(t: Cleanup, app: string, options: StartOptions
   const workers = options.workers ?? 2;
   const host = options.host ?? '127.0.0.1';
   const args = [CLI, 'start', app, '--workers', String(workers), '--port', String(options.port ?? 0), '--host', host, '--sticky', options.sticky ?? 'sid', ...(options.args ?? [])];
-  // prlimit execs node itself, so the child's pid is corral's primary either way.
-  const [command, argv] = options.nofile === undefined ? [process.execPath, args] : ['prlimit', [`--nofile=${options.nofile[0]}:${options.nofile[1]}`, process.execPath, ...args]];
+  // prlimit and taskset exec node themselves, so the child's pid is corral's primary either way.
+  let [command, argv] = [process.execPath, args];
+  if (options.nofile !== undefined) [command, argv] = ['prlimit', [`--nofile=${options.nofile[0]}:${options.nofile[1]}`, command, ...argv]];
+  if (options.cpus !== undefined) [command, argv] = ['taskset', ['-c', options.cpus, command, ...argv]];
   const proc = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
