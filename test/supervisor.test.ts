@@ -1,18 +1,24 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { io as connect, type Socket } from 'socket.io-client';
 import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
 import { exchange } from './helpers/engine';
 
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A temp dir of this file's, removed when its tests are done. */
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'corral-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'corral-test-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 function ctl(corral: Running, ...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -1,4 +1,5 @@
 import { lstatSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralError } from '../errors';
@@ -89,20 +90,47 @@ export function workerDirPrefix(pid: number = process.pid): string {
 
 /**
  * Remove what primaries that died without cleaning up (SIGKILL, a crash) left in the runtime
- * dir: their worker-socket directories, found by the dead pid in the name.
+ * dir: their worker-socket directories, found by the dead pid in the name, and control
+ * sockets of ours that nobody answers on.
  */
-export function sweepStale(base: string): void {
+export async function sweepStale(base: string): Promise<void> {
   let names: string[];
   try {
     names = readdirSync(base);
   } catch {
     return;
   }
+  const sockets: Promise<void>[] = [];
   for (const name of names) {
+    const path = join(base, name);
     const m = /^w-(\d+)-/.exec(name);
-    if (m === null || alive(Number(m[1]))) continue;
-    rmSync(join(base, name), { recursive: true, force: true });
+    if (m !== null) {
+      if (!alive(Number(m[1]))) rmSync(path, { recursive: true, force: true });
+    } else if (name.endsWith('.sock') && controlPathProblem(path) === undefined) {
+      sockets.push(
+        refuses(path).then((dead) => {
+          if (dead) rmSync(path, { force: true });
+        }),
+      );
+    }
   }
+  await Promise.all(sockets);
+}
+
+/** Whether a Unix socket refuses connections (nobody listens: its server died). */
+function refuses(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
 }
 
 function alive(pid: number): boolean {

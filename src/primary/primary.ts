@@ -138,7 +138,7 @@ export class Primary implements Controllable {
     // Checked before anything is bound: a squatted directory must stop the start, not follow it.
     const base = runtimeBase();
     ensurePrivateDir(base);
-    sweepStale(base);
+    await sweepStale(base);
     this.#listener = await listen(config.port, config.host, (handle) => this.#accept(handle), (status) => this.#acceptFailed(status));
     const { address, port } = this.#listener.address;
     this.#controlPath = config.control || defaultControlPath(port, config.host);
