@@ -103,7 +103,7 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
   }
   if (typeof input.app !== 'string' || input.app === '') {
     // The app is an argument, not a flag: name it the way the user gives it.
-    throw new CorralError('ERR_CORRAL_BAD_OPTION', `no app to start: give your server's entry script, \`corral start server.js\`, or "app" in corral.config.json (got ${JSON.stringify(input.app) ?? 'nothing'}).`);
+    throw new CorralError('ERR_CORRAL_BAD_OPTION', `no app to start: give your server's entry script, \`corral start server.js\`, or "app" in corral.config.json (got ${input.app === undefined ? 'nothing' : shown(input.app)}).`);
   }
   const app = resolve(input.app);
   if (!existsSync(app) || !statSync(app).isFile()) {
@@ -115,7 +115,7 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
   const { adapter, redis } = adapterOf(input.adapter, input.redis);
   const config: Config = {
     app,
-    appArgs: [...(input.appArgs ?? [])],
+    appArgs: appArgsOf(input.appArgs),
     workers,
     port,
     host,
@@ -129,7 +129,7 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     maxRestarts: integer('maxRestarts', input.maxRestarts ?? 10, 1, 1_000_000, 'a whole number from 1 up'),
     restartWindow: integer('restartWindow', input.restartWindow ?? 60_000, 100, 86_400_000, `${MS} 100 to 86400000`),
     maxMemory: bytesOf(input.maxMemory),
-    control: input.control === undefined || input.control === '' ? (port === 0 ? '' : defaultControlPath(port, host, env)) : resolve(String(input.control)),
+    control: controlOf(input.control, port, host, env),
     hostId: input.hostId === undefined || input.hostId === '' ? defaultHostId() : hostIdOf(input.hostId),
     adapter,
     redis,
@@ -230,7 +230,35 @@ function integer(name: string, value: unknown, min: number, max: number, accepte
   return n;
 }
 
+function appArgsOf(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return Object.freeze([...value]);
+  throw bad('appArgs', 'an array of strings, the arguments your app sees in process.argv.slice(2)', value);
+}
+
+function controlOf(value: unknown, port: number, host: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (value === undefined || value === '') return port === 0 ? '' : defaultControlPath(port, host, env);
+  if (typeof value === 'string') return resolve(value);
+  throw bad('control', 'the path of a Unix socket, e.g. /run/user/1000/corral/app.sock', value);
+}
+
 function bad(name: string, accepted: string, got: unknown, what = 'bad option'): CorralError {
   const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  return new CorralError('ERR_CORRAL_BAD_OPTION', `${what} ${flag} (${name}): expected ${accepted}, got ${JSON.stringify(got) ?? String(got)}.`);
+  return new CorralError('ERR_CORRAL_BAD_OPTION', `${what} ${flag} (${name}): expected ${accepted}, got ${shown(got)}.`);
+}
+
+/** A value as the user gave it, for an error message: never throws (BigInt, cycles, null prototypes). */
+function shown(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  } catch {
+    // circular: described below
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
