@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { descendants } from './proc';
+import { descendants, killQuietly } from './proc';
 
 export type ContenderId = 'single' | 'cluster-rr' | 'sticky-io' | 'sticky-session' | 'corral-sid' | 'corral-ip';
 
@@ -213,13 +213,6 @@ export class Running {
   }
 }
 
-function killQuietly(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
 
 const live = new Set<Running>();
 

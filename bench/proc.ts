@@ -137,3 +137,12 @@ export async function sampleMachine(ms: number, ignore: ReadonlySet<number>): Pr
     hogs: hogs.sort((x, y) => y.pct - x.pct).slice(0, 5),
   };
 }
+
+/** Signal a process (or a group, with a negative pid) that may be gone already. */
+export function killQuietly(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}

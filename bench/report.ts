@@ -117,12 +117,15 @@ export function aggregate(records: readonly RunRecord[], specs: readonly Contend
 /** Other processes used this much of a core during a measurement: flag it. */
 export const DISTURBED_PCT = 25;
 
-const fmt = (x: number | null, digits = 0): string => (x === null ? '-' : x === Infinity ? 'inf' : x.toFixed(digits));
-const fmtRate = (x: number | null): string => (x === null ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(1));
+/** A figure for a table cell ('-' when missing). */
+export const fmt = (x: number | null, digits = 0): string => (x === null ? '-' : x === Infinity ? 'inf' : x.toFixed(digits));
+/** A rate: whole numbers from 100 up. */
+export const fmtRate = (x: number | null): string => (x === null ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(1));
 
 const mb = (kb: number | null): string => (kb === null ? '-' : `${kb >= 0 ? '+' : ''}${(kb / 1024).toFixed(2)}`);
 
-function failures(c: Cell): string {
+/** Failures and hangs of a cell, with the most common reason. */
+export function failures(c: Pick<Cell, 'failed' | 'hung' | 'attempted' | 'reasons'>): string {
   if (c.failed === 0 && c.hung === 0) return c.attempted > 0 ? '0' : '-';
   const top = Object.entries(c.reasons).sort((a, b) => b[1] - a[1])[0];
   const parts = [];
@@ -131,7 +134,8 @@ function failures(c: Cell): string {
   return `${parts.join(', ')}${top ? ` (${top[0].slice(0, 40)})` : ''}`;
 }
 
-function table(head: string[], rows: string[][]): string {
+/** A markdown table, columns padded. */
+export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');

@@ -3,7 +3,7 @@
  * workers) is stopped with it: SIGTERM to the group, SIGKILL after a grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { descendants } from '../proc';
+import { descendants, killQuietly } from '../proc';
 
 export class ProcessGroup {
   private readonly tail: string[] = [];
@@ -99,13 +99,6 @@ export class ProcessGroup {
   }
 }
 
-function killQuietly(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
 
 const live = new Set<ProcessGroup>();
 

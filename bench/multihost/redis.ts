@@ -1,5 +1,5 @@
 /** A redis-server of the bench's own: a free port of 127.0.0.1, nothing kept on disk. */
-import { connect } from 'node:net';
+import { redisAnswers } from '../../test/helpers/redis';
 import { freePort } from '../contenders';
 import { ProcessGroup } from './group';
 
@@ -25,7 +25,7 @@ export class BenchRedis {
     const group = new ProcessGroup('redis', 'redis-server', args);
     const until = Date.now() + deadlineMs;
     while (Date.now() < until && group.exitedHow === null) {
-      if (await answersPing(port)) return new BenchRedis(group, port);
+      if (await redisAnswers(port)) return new BenchRedis(group, port);
       await new Promise((r) => setTimeout(r, 50));
     }
     const why = group.exitedHow ?? `no PONG within ${deadlineMs} ms`;
@@ -37,19 +37,4 @@ export class BenchRedis {
   stop(): Promise<void> {
     return this.group.stop(2000);
   }
-}
-
-function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.setTimeout(1000, () => socket.destroy());
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (c: Buffer) => {
-      text += c.toString();
-      if (text.includes('\r\n')) socket.destroy();
-    });
-    socket.on('close', () => resolve(text.startsWith('+PONG')));
-    socket.on('error', () => undefined);
-  });
 }

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sizes } from '../plan';
-import { DISTURBED_PCT } from '../report';
+import { DISTURBED_PCT, failures, fmt, fmtRate, table } from '../report';
 import { median } from '../stats';
 import type { HostsRecord } from './scenario-run';
 import { GROUP_TITLE, HOSTS, WORKERS_PER_HOST, type Scenario, type ScenarioId } from './scenarios';
@@ -120,24 +120,8 @@ export function balanceWarnings(records: readonly HostsRecord[], scenarios: read
   return out;
 }
 
-const fmt = (x: number | null, digits = 0): string => (x === null ? '-' : x.toFixed(digits));
-const fmtRate = (x: number | null): string => (x === null ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(1));
 const runs = (xs: readonly (number | null)[]): string => (xs.length === 0 ? '-' : xs.map((x) => (x === null ? '?' : String(x))).join(' / '));
 
-function failures(c: HostsCell): string {
-  if (c.failed === 0 && c.hung === 0) return c.attempted > 0 ? '0' : '-';
-  const top = Object.entries(c.reasons).sort((a, b) => b[1] - a[1])[0];
-  const parts = [];
-  if (c.failed > 0) parts.push(`failed ${c.failed}/${c.attempted}`);
-  if (c.hung > 0) parts.push(`hung ${c.hung}/${c.attempted}`);
-  return `${parts.join(', ')}${top ? ` (${top[0].slice(0, 40)})` : ''}`;
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
 
 function groupTable(group: Scenario['group'], scenarios: readonly Scenario[], summary: Partial<Record<ScenarioId, HostsCell>>): string {
   const mine = scenarios.filter((s) => s.group === group);

@@ -49,20 +49,24 @@ export async function startRedis(t: Cleanup): Promise<TestRedis> {
 async function answersPing(port: number, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      let text = '';
-      socket.setTimeout(1000, () => socket.destroy());
-      socket.on('connect', () => socket.write('PING\r\n'));
-      socket.on('data', (c: Buffer) => {
-        text += c.toString();
-        if (text.includes('\r\n')) socket.destroy();
-      });
-      socket.on('close', () => resolve(text.startsWith('+PONG')));
-      socket.on('error', () => undefined);
-    });
-    if (ok) return;
+    if (await redisAnswers(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms:\n${output()}`);
+}
+
+/** One PING to a Redis on 127.0.0.1:`port`: whether it answered PONG within a second. */
+export function redisAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('\r\n')) socket.destroy();
+    });
+    socket.on('close', () => resolve(text.startsWith('+PONG')));
+    socket.on('error', () => undefined);
+  });
 }
