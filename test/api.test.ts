@@ -57,6 +57,17 @@ describe('the package API', () => {
     }
   });
 
+  test('start() tells its caller when corral gives up: closed carries ERR_CORRAL_WORKER_CRASH_LOOP, and controlPath is known with port 0', async () => {
+    const cluster = await start({ app: fixture('crash-app.js'), workers: 1, port: 0, host: '127.0.0.1', maxRestarts: 1, minUptime: 10_000 });
+    assert.match(cluster.controlPath, new RegExp(`127\\.0\\.0\\.1-${cluster.address.port}\\.sock$`));
+    const { code, error } = await cluster.closed;
+    assert.equal(code, 1);
+    assert.ok(error instanceof CorralError);
+    assert.equal(error.code, 'ERR_CORRAL_WORKER_CRASH_LOOP');
+    assert.match(error.message, /cannot read config\.yml/);
+    assert.equal(await cluster.stop(), 1, 'stop() after corral gave up answers at once');
+  });
+
   test('start() with bad options rejects with a CorralError naming the option', async () => {
     await assert.rejects(start({ app: fixture('echo-io.js'), workers: -1 }), (err: unknown) => {
       assert.ok(err instanceof CorralError);

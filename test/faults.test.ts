@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { parseSid } from '../src/protocol/sid';
 import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
@@ -127,5 +128,30 @@ describe('a worker that stops answering (SIGSTOP, a blocked event loop)', () => 
     process.kill(victim, 'SIGSTOP');
     await waitFor(() => workers(corral).some((w) => w.slot === 1 && w.pid !== victim && w.state === 'ready'), 20_000, 'a new worker in slot 1');
     assert.match(corral.output(), /has been unresponsive for 1000 ms \(--unresponsive-timeout\): killing it/);
+  });
+});
+
+describe('a worker at its maxConnections', () => {
+  test('refuses a handoff before answering it, so the primary routes it elsewhere or answers 503, never a reset', async (t) => {
+    const corral = await startCorral(t, fixture('max-conns.js'), { args: ['--head-timeout', '500'] });
+    const holds: Socket[] = [];
+    t.after(() => holds.forEach((s) => s.destroy()));
+    const pids = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const s = connect(corral.port, '127.0.0.1');
+      holds.push(s);
+      let text = '';
+      s.on('data', (c: Buffer) => (text += c.toString()));
+      s.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => /held by (\d+)/.test(text), 5000, 'a held request');
+      pids.add(/held by (\d+)/.exec(text)![1]!);
+    }
+    assert.equal(pids.size, 2, 'one held connection per worker');
+    // Both workers are at their limit: the next connection is refused by each, waits, and gets corral's 503.
+    const r = await exchange(`${corral.url}/`, { agent: false, timeoutMs: 10_000 });
+    assert.equal(r.status, 503);
+    assert.match(r.body, /no worker is ready/);
+    holds[0]!.destroy();
+    await waitFor(async () => (await exchange(`${corral.url}/`, { agent: false, timeoutMs: 10_000 })).status === 200, 10_000, 'a free worker to serve again');
   });
 });
