@@ -101,6 +101,22 @@ describe('dispatcher', () => {
     await waitFor(() => answer.startsWith('HTTP/1.1 503 Service Unavailable'), 5000, 'the 503 once the wait is over');
   });
 
+  test('an acceptance read in the same turn as the deadline sweep wins: the handoff is not sent elsewhere', async (t) => {
+    const { handle } = await connection(t);
+    const w0 = worker(0);
+    const w1 = worker(1);
+    const d = new Dispatcher(new NoneRouter(), pool(() => [w0.wp, w1.wp]), 1000);
+    d.dispatch(handoff(handle));
+    const slow = w0.sent.length === 1 ? w0 : w1;
+    const other = slow === w0 ? w1 : w0;
+    d.expire([w0.wp, w1.wp], Date.now() + HANDOFF_DEADLINE_MS + 2000);
+    // The acceptance was already in the channel: the poll phase reads it before the sweep decides.
+    d.settle(slow.wp, seqOf(slow.sent[0]!.message), true);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(other.sent.length, 0, 'served twice');
+    assert.equal(isOpen(handle), false);
+  });
+
   test('a handoff unanswered past its deadline goes to another worker, and a late worker\'s books forget it', async (t) => {
     const { handle } = await connection(t);
     const w0 = worker(0);
@@ -110,8 +126,11 @@ describe('dispatcher', () => {
     const stuck = w0.sent.length === 1 ? w0 : w1;
     const other = stuck === w0 ? w1 : w0;
     d.expire([w0.wp, w1.wp], Date.now() + HANDOFF_DEADLINE_MS - 100);
+    await new Promise((r) => setImmediate(r));
     assert.equal(other.sent.length, 0, 'not before its deadline');
-    d.expire([w0.wp, w1.wp], Date.now() + HANDOFF_DEADLINE_MS + 1000);
+    d.expire([w0.wp, w1.wp], Date.now() + HANDOFF_DEADLINE_MS + 2000);
+    assert.equal(other.sent.length, 0, 'not before the I/O of this turn is read');
+    await new Promise((r) => setImmediate(r));
     assert.equal(other.sent.length, 1);
     // The stuck worker wakes and accepts (it would refuse: past the deadline); the primary ignores it.
     d.settle(stuck.wp, seqOf(stuck.sent[0]!.message), true);

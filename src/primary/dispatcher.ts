@@ -18,7 +18,7 @@ export interface WorkerPool {
 }
 
 /** How long a handoff's answer may take to travel back after its deadline before it counts as refused. */
-const ANSWER_GRACE_MS = 500;
+const ANSWER_GRACE_MS = 1000;
 /** What a client whose session's worker is unresponsive is told to wait. */
 const RETRY_AFTER_S = 2;
 
@@ -81,16 +81,26 @@ export class Dispatcher {
 
   /**
    * Handoffs these workers left unanswered past their deadline go elsewhere: a worker that
-   * reads one late refuses it, so it is never served twice.
+   * reads one late refuses it, so it is never served twice. Decided after this turn's I/O
+   * (setImmediate runs after the poll phase): an acceptance the worker sent before its deadline
+   * may sit unread in the channel while this timer runs, and must be read first.
    */
   expire(workers: readonly WorkerProcess[], now: number): void {
+    const late: [HandoffBooks, number][] = [];
     for (const worker of workers) {
-      for (const handoff of this.#books.get(worker)?.expire(now, ANSWER_GRACE_MS) ?? []) {
-        trace.router('%s did not answer a handoff within its deadline; routing it elsewhere', worker.name);
-        (handoff.refusedBy ??= []).push(worker);
+      const books = this.#books.get(worker);
+      for (const seq of books?.overdue(now, ANSWER_GRACE_MS) ?? []) late.push([books!, seq]);
+    }
+    if (late.length === 0) return;
+    setImmediate(() => {
+      for (const [books, seq] of late) {
+        const handoff = books.takeOverdue(seq);
+        if (handoff === undefined) continue;
+        trace.router('%s did not answer a handoff within its deadline; routing it elsewhere', books.worker.name);
+        (handoff.refusedBy ??= []).push(books.worker);
         this.#retry(handoff);
       }
-    }
+    });
   }
 
   /** A request of a session whose worker is unresponsive: answered 503 at once, never parked or sent to a stranger. */

@@ -76,18 +76,18 @@ export class HandoffBooks implements Candidate {
     return handoff;
   }
 
-  /**
-   * Handoffs unanswered past their deadline (plus `graceMs` for the answer to travel), removed
-   * from the books: the worker refuses them if it ever reads them, so they may go elsewhere.
-   */
-  expire(now: number, graceMs: number): Handoff[] {
-    const late: Handoff[] = [];
-    for (const [seq, handoff] of this.#inflight) {
-      if (handoff.deadline + graceMs >= now) continue;
-      this.#inflight.delete(seq);
-      late.push(handoff);
-    }
+  /** The `seq`s of handoffs unanswered past their deadline plus `graceMs` (left in the books). */
+  overdue(now: number, graceMs: number): number[] {
+    const late: number[] = [];
+    for (const [seq, handoff] of this.#inflight) if (handoff.deadline + graceMs < now) late.push(seq);
     return late;
+  }
+
+  /** Take an overdue handoff out of the books, unless its answer has come meanwhile. */
+  takeOverdue(seq: number): Handoff | undefined {
+    const handoff = this.#inflight.get(seq);
+    this.#inflight.delete(seq);
+    return handoff;
   }
 
   /** Every handoff still unanswered, removed from the books (the worker is gone). */

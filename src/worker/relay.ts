@@ -56,8 +56,10 @@ export class Relay {
     }
     const seq = ++this.#seq;
     const deadline = Date.now() + HANDOFF_DEADLINE_MS;
-    // No answer by the deadline (plus time for it to travel): the primary refuses it when it reads it late, so serve it here.
-    const timer = setTimeout(() => this.settle(seq, false), HANDOFF_DEADLINE_MS + 500);
+    // No answer by the deadline (plus time for it to travel): the primary refuses it when it reads
+    // it late, so serve it here. Decided after this turn's I/O (setImmediate), so an acceptance
+    // already waiting in the channel is read first.
+    const timer = setTimeout(() => setImmediate(() => this.settle(seq, false)), HANDOFF_DEADLINE_MS + 1000);
     timer.unref();
     this.#pending.set(seq, {
       socket,
