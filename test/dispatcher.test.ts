@@ -190,3 +190,22 @@ describe('dispatcher', () => {
     await waitFor(() => /^HTTP\/1\.1 503 [^]*Retry-After: 2\r\n/.test(answer), 5000, 'the 503');
   });
 });
+
+test('a slot port\'s connection to an unresponsive worker waits for that slot (it cannot be answered unread)', async (t) => {
+  const { handle } = await connection(t);
+  const w0 = worker(0);
+  const w1 = worker(1);
+  let ready = [w0.wp];
+  let stalled = true;
+  const d = new Dispatcher(new NoneRouter(), pool(() => ready, { comingBack: () => true, unresponsive: (slot) => stalled && slot === 1, anyUnresponsive: true }), 5000);
+  const h = handoff(handle, undefined, 1);
+  h.pinned = true;
+  d.dispatch(h);
+  assert.ok(isOpen(handle), 'closed at once');
+  assert.equal(w0.sent.length, 0, 'sent to another worker while its own may answer again');
+  stalled = false;
+  ready = [w0.wp, w1.wp];
+  d.flush();
+  assert.equal(w1.sent.length, 1);
+  d.close();
+});

@@ -103,8 +103,13 @@ export class Dispatcher {
     });
   }
 
-  /** A request of a session whose worker is unresponsive: answered 503 at once, never parked or sent to a stranger. */
+  /**
+   * A request of a session whose worker is unresponsive: answered 503 at once, never parked or
+   * sent to a stranger. Not a slot port's connection: unread, it cannot be answered, so it waits
+   * for its slot like one whose worker restarts.
+   */
   #ofUnresponsive(handoff: Handoff): boolean {
+    if (handoff.pinned) return false;
     const slot = handoff.target >= 0 ? handoff.target : (this.#router.stickySlot?.({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }) ?? -1);
     if (slot < 0 || !this.#pool.unresponsive(slot)) return false;
     if (handoff.line !== undefined) {
