@@ -12,8 +12,8 @@ import { CorralError } from '../errors';
 export function runtimeBase(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env['XDG_RUNTIME_DIR'];
   if (xdg !== undefined && xdg !== '') return join(xdg, 'corral');
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  return join(tmpdir(), `corral-${uid}`);
+  const uid = myUid();
+  return join(tmpdir(), `corral-${uid >= 0 ? uid : 'user'}`);
 }
 
 /**
@@ -43,7 +43,8 @@ export function ensurePrivateDir(dir: string): void {
     }
   }
   const stat = lstatSync(dir);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : stat.uid;
+  const me = myUid();
+  const uid = me >= 0 ? me : stat.uid;
   const problem = stat.isSymbolicLink()
     ? 'it is a symbolic link'
     : !stat.isDirectory()
@@ -108,8 +109,8 @@ export async function sweepStale(base: string): Promise<void> {
       if (!alive(Number(m[1]))) rmSync(path, { recursive: true, force: true });
     } else if (name.endsWith('.sock') && controlPathProblem(path) === undefined) {
       sockets.push(
-        refuses(path).then((dead) => {
-          if (dead) rmSync(path, { force: true });
+        probeSocket(path).then((probe) => {
+          if (probe === 'refused') rmSync(path, { force: true });
         }),
       );
     }
@@ -117,19 +118,22 @@ export async function sweepStale(base: string): Promise<void> {
   await Promise.all(sockets);
 }
 
-/** Whether a Unix socket refuses connections (nobody listens: its server died). */
-function refuses(path: string): Promise<boolean> {
+/**
+ * Knock on a Unix socket: `answers` (something listens), `refused` (nobody does: its server
+ * died and left the file), or `unknown` (no such file, no answer within a second, other errors).
+ */
+export function probeSocket(path: string): Promise<'answers' | 'refused' | 'unknown'> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.setTimeout(1000, () => {
       socket.destroy();
-      resolve(false);
+      resolve('unknown');
     });
     socket.once('connect', () => {
       socket.destroy();
-      resolve(false);
+      resolve('answers');
     });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'unknown'));
   });
 }
 

@@ -1,9 +1,9 @@
 import { chmodSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { CorralError } from '../errors';
 import { trace } from '../log';
 import { workersOf } from '../options';
-import { controlPathProblem } from './paths';
+import { controlPathProblem, probeSocket } from './paths';
 import type { ControlRequest, ControlResponse, PrimaryStatus, ReloadReport, WorkerStatus } from './protocol';
 
 /** What the control socket can ask of the primary. */
@@ -28,7 +28,7 @@ export async function serveControl(path: string, target: Controllable): Promise<
   if (problem !== undefined) {
     throw new CorralError('ERR_CORRAL_CONTROL_IN_USE', `refusing the control socket path ${path}: ${problem}. Remove it if it is yours, or give corral another --control path (in a directory only you can write).`);
   }
-  if (await answers(path)) {
+  if ((await probeSocket(path)) === 'answers') {
     throw new CorralError('ERR_CORRAL_CONTROL_IN_USE', `another corral answers on the control socket ${path}. Stop it (corral stop --control ${path}), or give this one another --control path.`);
   }
   // A socket of ours that nobody answers on: left by a corral that died.
@@ -112,16 +112,4 @@ async function answer(line: string, target: Controllable): Promise<ControlRespon
     default:
       return { ok: false, error: `unknown command ${JSON.stringify((request as { cmd?: unknown })?.cmd)}: expected status, reload, stop or scale` };
   }
-}
-
-/** Whether something listens on a Unix socket path. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

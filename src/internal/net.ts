@@ -13,8 +13,8 @@ interface ReadingHandle extends RawHandle {
  * next asked, like any other. Returns undefined when the socket has no handle (closed).
  */
 export function holdReads(socket: Socket): (() => void) | undefined {
-  const handle = (socket as unknown as { _handle: ReadingHandle | null })._handle;
-  if (handle === null) return undefined;
+  const handle = handleOf(socket) as ReadingHandle | undefined;
+  if (handle === undefined) return undefined;
   handle.readStop();
   handle.reading = false;
   const streamRead = socket._read;

@@ -1,5 +1,6 @@
 import { isOpen, type RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
+import { STALLED_MESSAGE, STALLED_RETRY_AFTER_S } from '../protocol/messages';
 import type { Candidate, Router } from '../routing';
 import { answerAndClose, closeQuietly } from './answer';
 import type { WorkerProcess } from '../supervisor/worker-process';
@@ -19,8 +20,6 @@ export interface WorkerPool {
 
 /** How long a handoff's answer may take to travel back after its deadline before it counts as refused. */
 const ANSWER_GRACE_MS = 1000;
-/** What a client whose session's worker is unresponsive is told to wait. */
-const RETRY_AFTER_S = 2;
 
 /** Workers that may refuse one connection before the primary gives up on it. */
 const MAX_ATTEMPTS = 4;
@@ -113,7 +112,7 @@ export class Dispatcher {
     const slot = handoff.target >= 0 ? handoff.target : (this.#router.stickySlot?.({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }) ?? -1);
     if (slot < 0 || !this.#pool.unresponsive(slot)) return false;
     if (handoff.line !== undefined) {
-      answerAndClose(handoff.handle, 503, 'Service Unavailable', 'corral: the worker that holds this session is not responding; retry shortly.', `Retry-After: ${RETRY_AFTER_S}\r\n`);
+      answerAndClose(handoff.handle, 503, 'Service Unavailable', STALLED_MESSAGE, `Retry-After: ${STALLED_RETRY_AFTER_S}\r\n`);
     } else {
       closeQuietly(handoff.handle);
     }

@@ -79,11 +79,6 @@ export class Primary implements Controllable {
   /** Told once the primary has stopped, whatever stopped it (signal, `corral stop`, crash loop). */
   onStopped: ((code: ExitCode, failure: CorralError | undefined) => void) | undefined;
 
-  /** Why the primary gave up by itself, if it did (set before {@link onStopped} is told). */
-  get failure(): CorralError | undefined {
-    return this.#failure;
-  }
-
   constructor(config: Readonly<Config>) {
     this.config = config;
     this.#router = createRouter(config.sticky, config.hostId);

@@ -24,6 +24,13 @@ export interface SlotInfo {
  */
 export const HANDOFF_DEADLINE_MS = 2000;
 
+/**
+ * What a client is told when the worker holding its session is unresponsive, by the primary or
+ * by a peer worker alike: 503, retry after this many seconds, and why.
+ */
+export const STALLED_RETRY_AFTER_S = 2;
+export const STALLED_MESSAGE = 'corral: the worker that holds this session is not responding; retry shortly.';
+
 /** Primary -> worker. */
 export type ToWorker =
   /** A client connection; the handle rides along. `bytes` (base64) were read by the primary. */

@@ -119,11 +119,6 @@ export class Supervisor {
     return this.#unresponsive > 0;
   }
 
-  /** How many slots there are now. */
-  get slotCount(): number {
-    return this.#slots.length;
-  }
-
   status(): WorkerStatus[] {
     const rows: WorkerStatus[] = [];
     const row = (slot: Slot | undefined, wp: WorkerProcess): WorkerStatus => ({

@@ -40,7 +40,7 @@ export class Relay {
    */
   relay(slot: number, req: IncomingMessage, socket: Socket, head: Buffer, local: (head: Buffer) => void): void {
     const handle = handleOf(socket);
-    const release = handle === undefined ? undefined : holdReads(socket);
+    const release = holdReads(socket);
     if (handle === undefined || release === undefined) {
       socket.destroy();
       return;

@@ -5,7 +5,7 @@ import { boundHeadTime } from '../internal/http';
 import { atConnectionLimit } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
-import { isCorralMessage, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
+import { isCorralMessage, STALLED_MESSAGE, STALLED_RETRY_AFTER_S, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
 import type { WorkerEnv } from '../protocol/worker-env';
 import { Forwarder } from './forwarder';
 import { Intake } from './intake';
@@ -173,8 +173,8 @@ export class WorkerRuntime {
     if (owner.kind === 'here') return false;
     if (owner.kind === 'stalled') {
       // Its worker is stopped or blocked: say so and when to retry, rather than hang the client.
-      res.writeHead(503, { 'retry-after': String(RETRY_AFTER_S), 'content-type': 'text/plain; charset=utf-8' });
-      res.end('corral: the worker that holds this session is not responding; retry shortly.\n');
+      res.writeHead(503, { 'retry-after': String(STALLED_RETRY_AFTER_S), 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`${STALLED_MESSAGE}\n`);
       return true;
     }
     if (event === 'checkContinue') res.writeContinue();
@@ -188,7 +188,7 @@ export class WorkerRuntime {
     const owner = this.#owners.ownerOf(req.url);
     if (owner.kind === 'here') return false;
     if (owner.kind === 'stalled') {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${STALLED_RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return true;
     }
     this.#relayed++;
@@ -280,8 +280,6 @@ export class WorkerRuntime {
   }
 }
 
-/** What a client whose session's worker is unresponsive is told to wait, in seconds. */
-const RETRY_AFTER_S = 2;
 
 const RUNTIME = Symbol.for('corral.worker.runtime');
 
