@@ -5,6 +5,7 @@ import { defaultControlPath } from './control/paths';
 import { CorralError } from './errors';
 import { HOST_ID_PATTERN } from './protocol/sid';
 import { STRATEGIES, type Strategy } from './routing';
+import { parseTrustProxy } from './routing/trust';
 
 /** How Socket.IO servers of different workers (and hosts) reach each other. */
 export type AdapterKind = 'cluster' | 'redis' | 'redis-streams';
@@ -22,9 +23,19 @@ export interface CorralOptions {
   port?: number | string;
   /** Address to bind. Default: every interface (like `server.listen(port)`). */
   host?: string;
-  /** Sticky strategy: `sid` (default), `ip` or `none`. */
-  sticky?: Strategy | string;
-  /** Most bytes the primary reads to find a request line before answering 414. Default 8192. */
+  /**
+   * Sticky strategy: `sid` (default: the Engine.IO session), `ip` (client address), `cookie`
+   * (a cookie corral sets), `query:NAME` or `header:NAME` (a key the app names), or `none`.
+   */
+  sticky?: string;
+  /** Every connection (from a `trustProxy` peer, when given) starts with a PROXY protocol v1 or v2 header. Default false. */
+  proxyProtocol?: boolean;
+  /**
+   * Proxies trusted to send PROXY headers and `X-Forwarded-For`: addresses or CIDRs, a
+   * comma-separated string or an array (`127.0.0.1/32,10.0.0.0/8`; `loopback`, `private`). Default: none.
+   */
+  trustProxy?: string | readonly string[];
+  /** Most bytes the primary reads of a request head (the request line, or every header for `cookie` and `header:`) before answering 414 or 431. Default 8192. */
   maxHeadBytes?: number | string;
   /** Milliseconds a new connection may take to send its request line. Default 10000. */
   headTimeout?: number | string;
@@ -64,6 +75,11 @@ export interface Config {
   readonly port: number;
   readonly host: string | undefined;
   readonly sticky: Strategy;
+  /** The query parameter (`query`) or lower-case header name (`header`) keyed on; '' otherwise. */
+  readonly stickyKey: string;
+  readonly proxyProtocol: boolean;
+  /** Normalized CIDRs (`10.0.0.0/8`); empty = no proxy is trusted (with `proxyProtocol`: every peer must send a header). */
+  readonly trustProxy: readonly string[];
   readonly maxHeadBytes: number;
   readonly headTimeout: number;
   readonly killTimeout: number;
@@ -89,7 +105,7 @@ export interface Config {
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
-  'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'maxHeadBytes', 'headTimeout', 'killTimeout',
+  'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'proxyProtocol', 'trustProxy', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
   'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout',
 ];
@@ -113,13 +129,17 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
   const workers = workersOf(input.workers ?? 'auto');
   const host = hostOf(input.host);
   const { adapter, redis } = adapterOf(input.adapter, input.redis);
+  const { sticky, stickyKey } = stickyOf(input.sticky ?? 'sid');
   const config: Config = {
     app,
     appArgs: appArgsOf(input.appArgs),
     workers,
     port,
     host,
-    sticky: stickyOf(input.sticky ?? 'sid'),
+    sticky,
+    stickyKey,
+    proxyProtocol: booleanOf('proxyProtocol', input.proxyProtocol ?? false),
+    trustProxy: parseTrustProxy(input.trustProxy ?? []),
     maxHeadBytes: integer('maxHeadBytes', input.maxHeadBytes ?? 8192, 64, 1 << 20, 'a byte count from 64 to 1048576'),
     headTimeout: integer('headTimeout', input.headTimeout ?? 10_000, 10, 600_000, `${MS} 10 to 600000`),
     killTimeout: integer('killTimeout', input.killTimeout ?? 5_000, 0, 3_600_000, `${MS} 0 to 3600000`),
@@ -198,8 +218,26 @@ export function workersOf(value: unknown): number {
   return integer('workers', value, 1, 1024, 'a whole number from 1 to 1024, or "auto" (one per core)');
 }
 
-function stickyOf(value: unknown): Strategy {
-  if (typeof value === 'string' && (STRATEGIES as readonly string[]).includes(value)) return value as Strategy;
+/** A query parameter name a client sends unescaped. */
+const QUERY_NAME = /^[A-Za-z0-9_.~-]{1,64}$/;
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
+
+function stickyOf(value: unknown): { sticky: Strategy; stickyKey: string } {
+  if (typeof value === 'string') {
+    if (value === 'sid' || value === 'ip' || value === 'cookie' || value === 'none') return { sticky: value, stickyKey: '' };
+    const colon = value.indexOf(':');
+    const kind = value.slice(0, colon);
+    const name = value.slice(colon + 1);
+    if (colon > 0 && kind === 'query') {
+      if (QUERY_NAME.test(name)) return { sticky: 'query', stickyKey: name };
+      throw bad('sticky', 'query:NAME with a parameter name of letters, digits and _.~- (at most 64), e.g. query:room', value);
+    }
+    if (colon > 0 && kind === 'header') {
+      if (HEADER_NAME.test(name)) return { sticky: 'header', stickyKey: name.toLowerCase() };
+      throw bad('sticky', 'header:NAME with an HTTP header name (at most 64 characters), e.g. header:x-tenant', value);
+    }
+  }
   throw bad('sticky', `one of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}`, value);
 }
 

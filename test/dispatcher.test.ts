@@ -10,10 +10,10 @@ import { describe, test, type TestContext } from 'node:test';
 import { serverHandleOf } from '../src/internal/net';
 import { isOpen, type RawHandle } from '../src/internal/raw-handle';
 import { Dispatcher, type WorkerPool } from '../src/primary/dispatcher';
-import type { Handoff } from '../src/primary/handoff';
+import { Handoff } from '../src/primary/handoff';
 import { HANDOFF_DEADLINE_MS, type ToWorker } from '../src/protocol/messages';
 import { generateSid } from '../src/protocol/sid';
-import { NoneRouter, SidRouter } from '../src/routing';
+import { EngineSessions, NoneRouter, SidRouter } from '../src/routing';
 import type { WorkerChannel } from '../src/supervisor/channel';
 import { WorkerProcess } from '../src/supervisor/worker-process';
 import { waitFor } from './helpers/corral';
@@ -62,7 +62,7 @@ async function connection(t: TestContext): Promise<{ handle: RawHandle; client: 
 }
 
 function handoff(handle: RawHandle, line?: string, target = -1): Handoff {
-  return { handle, bytes: Buffer.alloc(0), line, target, relayed: false, pinned: false, remoteAddress: '', attempts: 0, refusedBy: undefined, waitingSince: 0, deadline: 0 };
+  return new Handoff(handle, Buffer.alloc(0), '', { line, target });
 }
 
 const seqOf = (m: ToWorker): number => (m.type === 'handoff' ? m.seq : -1);
@@ -184,7 +184,7 @@ describe('dispatcher', () => {
     let answer = '';
     client.on('data', (c: Buffer) => (answer += c.toString()));
     const w0 = worker(0);
-    const d = new Dispatcher(new SidRouter('h1', ['/socket.io/']), pool(() => [w0.wp], { unresponsive: (slot) => slot === 1, anyUnresponsive: true }), 1000);
+    const d = new Dispatcher(new SidRouter(new EngineSessions('h1', ['/socket.io/'])), pool(() => [w0.wp], { unresponsive: (slot) => slot === 1, anyUnresponsive: true }), 1000);
     d.dispatch(handoff(handle, `GET /socket.io/?EIO=4&transport=polling&sid=${generateSid('h1', 1)} HTTP/1.1`));
     assert.equal(w0.sent.length, 0);
     await waitFor(() => /^HTTP\/1\.1 503 [^]*Retry-After: 2\r\n/.test(answer), 5000, 'the 503');

@@ -6,7 +6,13 @@ import { CorralError } from '../src/errors';
 import { resolveLbPlan, type LbInput } from '../src/lb/hosts';
 import { defaultHostId, OPTION_NAMES, resolveConfig, type CorralOptions } from '../src/options';
 import { generateSid, HOST_ID_PATTERN, normalizeEnginePath, parseSid, sidOfTarget, slotOfSid } from '../src/protocol/sid';
-import { SidRouter, slotOfRequestLine } from '../src/routing/sid';
+import { SidRouter, targetOfLine } from '../src/routing/sid';
+import { EngineSessions } from '../src/routing/sessions';
+
+/** The slot the primary reads off a request line, as the sid router sees it. */
+function slotOfRequestLine(line: string, paths: readonly string[], hostPrefix: string): number {
+  return new EngineSessions(hostPrefix.slice(0, -1), paths).slotOf(targetOfLine(line));
+}
 import { fixture, startCorral, type Running } from './helpers/corral';
 import { exchange } from './helpers/engine';
 import { rawExchange } from './helpers/raw';
@@ -169,9 +175,10 @@ describe('request-line routing (property-based)', () => {
     fc.assert(
       fc.property(request, ({ paths, n, line }) => {
         assert.equal(slotOfRequestLine(line, paths, `${LOCAL}.`), n);
-        const router = new SidRouter(LOCAL, paths);
-        assert.equal(router.stickySlot({ remoteAddress: '127.0.0.1', requestLine: line }), n);
-        assert.equal(router.pick({ remoteAddress: '127.0.0.1', requestLine: line }, [{ slot: n, load: 9 }, { slot: n === 0 ? 1 : 0, load: 0 }]), n);
+        const router = new SidRouter(new EngineSessions(LOCAL, paths));
+        const request = { remoteAddress: '127.0.0.1', url: targetOfLine(line), header: () => undefined };
+        assert.equal(router.namedSlot(request), n);
+        assert.equal(router.route(request, [{ slot: n, load: 9 }, { slot: n === 0 ? 1 : 0, load: 0 }]), n);
       }),
       runs(1000),
     );

@@ -1,13 +1,32 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generateSid, normalizeEnginePath, parseSid, sidOfTarget, slotOfSid } from '../src/protocol/sid';
-import { IpRouter, NoneRouter, SidRouter } from '../src/routing';
-import { slotOfRequestLine } from '../src/routing/sid';
-import type { Candidate } from '../src/routing';
+import { EngineSessions, IpRouter, NoneRouter, SidRouter } from '../src/routing';
+import { targetOfLine } from '../src/routing/sid';
+import { LeastLoaded } from '../src/primary/least-loaded';
+import type { Candidate, RoutedRequest, Router } from '../src/routing';
 
 const PATHS = ['/socket.io/'];
 const HOST = 'h1';
 const HERE = 'h1.';
+/** What the primary sees of a connection whose request line (if any) it read. */
+function request(line: string | undefined, remoteAddress = ''): RoutedRequest {
+  return { remoteAddress, url: targetOfLine(line), header: () => undefined };
+}
+
+/** The dispatcher's choice: the router's, else the least-loaded. */
+function picker(router: Router): (line: string | undefined, candidates: readonly Candidate[], remoteAddress?: string) => number {
+  const leastLoaded = new LeastLoaded();
+  return (line, candidates, remoteAddress = '') => {
+    const slot = router.route(request(line, remoteAddress), candidates);
+    return slot >= 0 ? slot : leastLoaded.pick(candidates);
+  };
+}
+
+function slotOfRequestLine(line: string | undefined, paths: readonly string[], hostPrefix: string): number {
+  return new EngineSessions(hostPrefix.slice(0, -1), paths).slotOf(targetOfLine(line));
+}
+
 const two: Candidate[] = [
   { slot: 0, load: 0 },
   { slot: 1, load: 0 },
@@ -68,39 +87,42 @@ describe('session ids', () => {
 
 describe('sid router', () => {
   test('a request with a live slot goes to that slot, whatever the loads', () => {
-    const router = new SidRouter(HOST, PATHS);
+    const router = new SidRouter(new EngineSessions(HOST, PATHS));
+    const pick = picker(router);
     const line = `GET /socket.io/?EIO=4&transport=polling&sid=${generateSid(HOST, 1)} HTTP/1.1`;
     const loaded: Candidate[] = [
       { slot: 0, load: 0 },
       { slot: 1, load: 1000 },
     ];
-    for (let i = 0; i < 10; i++) assert.equal(router.pick({ remoteAddress: '', requestLine: line }, loaded), 1);
+    for (let i = 0; i < 10; i++) assert.equal(pick(line, loaded), 1);
   });
 
   test('handshakes and sids of dead slots go least-loaded, alternating on ties', () => {
-    const router = new SidRouter(HOST, PATHS);
-    const picks = [0, 1, 2, 3].map(() => router.pick({ remoteAddress: '', requestLine: 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1' }, two));
+    const router = new SidRouter(new EngineSessions(HOST, PATHS));
+    const pick = picker(router);
+    const picks = [0, 1, 2, 3].map(() => pick('GET /socket.io/?EIO=4&transport=polling HTTP/1.1', two));
     assert.deepEqual(picks.sort(), [0, 0, 1, 1]);
     const forged = `GET /socket.io/?EIO=4&sid=${generateSid(HOST, 7)} HTTP/1.1`;
     const loads: Candidate[] = [
       { slot: 0, load: 5 },
       { slot: 1, load: 2 },
     ];
-    assert.equal(router.pick({ remoteAddress: '', requestLine: forged }, loads), 1);
+    assert.equal(pick(forged, loads), 1);
     const otherHost = `GET /socket.io/?EIO=4&sid=${generateSid('h2', 0)} HTTP/1.1`;
-    assert.equal(router.pick({ remoteAddress: '', requestLine: otherHost }, loads), 1);
+    assert.equal(pick(otherHost, loads), 1);
   });
 
   test('paths announced later are honoured', () => {
-    const router = new SidRouter(HOST, PATHS);
+    const sessions = new EngineSessions(HOST, PATHS);
+    const pick = picker(new SidRouter(sessions));
     const line = `GET /rt/?EIO=4&sid=${generateSid(HOST, 1)} HTTP/1.1`;
     const loads: Candidate[] = [
       { slot: 0, load: 0 },
       { slot: 1, load: 9 },
     ];
-    assert.equal(router.pick({ remoteAddress: '', requestLine: line }, loads), 0);
-    router.addPath('/rt/');
-    assert.equal(router.pick({ remoteAddress: '', requestLine: line }, loads), 1);
+    assert.equal(pick(line, loads), 0);
+    sessions.addPath('/rt/');
+    assert.equal(pick(line, loads), 1);
   });
 });
 
@@ -109,18 +131,18 @@ describe('ip router', () => {
   const addresses = Array.from({ length: 2000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`);
 
   test('one address always gets the same slot', () => {
-    const router = new IpRouter();
+    const pick = picker(new IpRouter());
     for (const a of addresses.slice(0, 50)) {
-      const first = router.pick({ remoteAddress: a, requestLine: undefined }, slots(4));
-      for (let i = 0; i < 5; i++) assert.equal(router.pick({ remoteAddress: a, requestLine: undefined }, slots(4)), first);
+      const first = pick(undefined, slots(4), a);
+      for (let i = 0; i < 5; i++) assert.equal(pick(undefined, slots(4), a), first);
     }
   });
 
   test('addresses spread evenly over the slots', () => {
-    const router = new IpRouter();
+    const pick = picker(new IpRouter());
     const counts = new Map<number, number>();
     for (const a of addresses) {
-      const s = router.pick({ remoteAddress: a, requestLine: undefined }, slots(4));
+      const s = pick(undefined, slots(4), a);
       counts.set(s, (counts.get(s) ?? 0) + 1);
     }
     assert.equal(counts.size, 4);
@@ -128,26 +150,26 @@ describe('ip router', () => {
   });
 
   test('a slot leaving moves only its own clients, and they come back when it returns', () => {
-    const router = new IpRouter();
+    const pick = picker(new IpRouter());
     const all = slots(4);
     const without2 = all.filter((c) => c.slot !== 2);
     for (const a of addresses) {
-      const before = router.pick({ remoteAddress: a, requestLine: undefined }, all);
-      const during = router.pick({ remoteAddress: a, requestLine: undefined }, without2);
+      const before = pick(undefined, all, a);
+      const during = pick(undefined, without2, a);
       if (before !== 2) assert.equal(during, before);
-      assert.equal(router.pick({ remoteAddress: a, requestLine: undefined }, all), before);
+      assert.equal(pick(undefined, all, a), before);
     }
   });
 });
 
 describe('none router', () => {
   test('picks the least-loaded slot', () => {
-    const router = new NoneRouter();
+    const pick = picker(new NoneRouter());
     const loads: Candidate[] = [
       { slot: 0, load: 3 },
       { slot: 1, load: 1 },
       { slot: 2, load: 2 },
     ];
-    assert.equal(router.pick({ remoteAddress: '', requestLine: undefined }, loads), 1);
+    assert.equal(pick(undefined, loads), 1);
   });
 });

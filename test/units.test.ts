@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { CorralError } from '../src/errors';
 import { defaultHostId, OPTION_NAMES, resolveConfig, type CorralOptions } from '../src/options';
 import { IpRouter } from '../src/routing/ip';
-import { LeastLoaded } from '../src/routing/least-loaded';
+import { LeastLoaded } from '../src/primary/least-loaded';
 import type { Candidate } from '../src/routing/types';
 import { Backoff } from '../src/supervisor/backoff';
 import { transition, type WorkerState } from '../src/supervisor/worker-state';
@@ -246,7 +246,7 @@ const slots = (n: number): Candidate[] => Array.from({ length: n }, (_, slot) =>
 
 describe('IpRouter (rendezvous hashing)', () => {
   const router = new IpRouter();
-  const pick = (address: string, candidates: readonly Candidate[]): number => router.pick({ remoteAddress: address, requestLine: undefined }, candidates);
+  const pick = (address: string, candidates: readonly Candidate[]): number => router.route({ remoteAddress: address, url: undefined, header: () => undefined }, candidates);
 
   test('removing one of 5 slots moves only the addresses that were on it, over 1000 addresses', () => {
     const all = slots(5);

@@ -22,9 +22,10 @@ const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
   ['-w, --workers <n>', 'workers', 'worker processes, or "auto" for one per core (default: auto)'],
   ['-p, --port <port>', 'port', 'public port (default: $PORT or 3000; 0 = any free port)'],
   ['-H, --host <address>', 'host', 'address to bind (default: every interface)'],
-  ['-s, --sticky <strategy>', 'sticky', 'routing: sid (Engine.IO session), ip (client address) or none (default: sid)'],
-  ['--max-head-bytes <n>', 'maxHeadBytes', 'most bytes read to find a request line (default: 8192)'],
-  ['--head-timeout <ms>', 'headTimeout', 'time a new connection has to send its request line (default: 10000)'],
+  ['-s, --sticky <strategy>', 'sticky', 'routing: sid (Engine.IO session), ip (client address), cookie (a cookie corral sets), query:NAME or header:NAME (a key), or none (default: sid)'],
+  ['--trust-proxy <cidrs>', 'trustProxy', 'proxies trusted for PROXY headers and X-Forwarded-For: addresses or CIDRs, comma-separated; loopback, private (default: none)'],
+  ['--max-head-bytes <n>', 'maxHeadBytes', 'most bytes read of a request line (or whole head, for cookie and header:) (default: 8192)'],
+  ['--head-timeout <ms>', 'headTimeout', 'time a new connection has to send what the primary reads (default: 10000)'],
   ['--kill-timeout <ms>', 'killTimeout', 'time a draining worker gets before it is killed (default: 5000)'],
   ['--ready-timeout <ms>', 'readyTimeout', 'time a new worker gets to become ready (default: 30000)'],
   ['--min-uptime <ms>', 'minUptime', 'uptime after which a crash no longer counts toward backoff (default: 1000)'],
@@ -45,13 +46,15 @@ const start = program
   .argument('[app]', "your server's entry script (CommonJS or ESM); may come from the config file")
   .argument('[args...]', 'arguments for the app, after --: corral start app.js -w 2 -- --app-flag')
   .option('-c, --config <file>', 'config file (default: ./corral.config.{js,cjs,json} if present)')
-  .option('--wait-ready', 'a worker is ready when the app calls ready(), not when it listens');
+  .option('--wait-ready', 'a worker is ready when the app calls ready(), not when it listens')
+  .option('--proxy-protocol', 'every connection (from --trust-proxy, when given) starts with a PROXY protocol v1/v2 header');
 for (const [flag, , help] of FLAGS) start.option(flag, help);
 start.action(async (app: string | undefined, args: string[], flags: Record<string, string | boolean | undefined>) => {
   const file = loadConfigFile(flags['config'] as string | undefined);
   const options: CorralOptions = { ...file?.options, app: app ?? file?.options.app ?? '' };
   for (const [, name] of FLAGS) if (flags[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = flags[name];
   if (flags['waitReady'] === true) options.waitReady = true;
+  if (flags['proxyProtocol'] === true) options.proxyProtocol = true;
   if (args.length > 0) options.appArgs = args;
   const config = resolveConfig(options);
   if (file !== undefined) log.info(`config file ${file.path}`);

@@ -52,3 +52,36 @@ export function atConnectionLimit(server: Server | undefined): boolean {
   const counted = server as (Server & { _connections?: number }) | undefined;
   return counted !== undefined && typeof counted.maxConnections === 'number' && typeof counted._connections === 'number' && counted._connections >= counted.maxConnections;
 }
+
+/** A client's address as a proxy told it. */
+export interface RemoteAddress {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+}
+
+const SHOWN = Symbol('corral.remote');
+type Shown = Socket & { [SHOWN]?: RemoteAddress };
+
+/**
+ * Make a socket report `remote` as its peer: `remoteAddress`, `remotePort` and `remoteFamily`
+ * (so Express's `req.ip` and Engine.IO's `handshake.address`) read it instead of the proxy's
+ * address. Own getters shadow net's prototype ones, which ask the kernel; calling again
+ * changes what they report (a pooled connection that carries requests of several clients).
+ */
+export function showRemote(socket: Socket, remote: RemoteAddress): void {
+  const shown = socket as Shown;
+  if (shown[SHOWN] === undefined) {
+    Object.defineProperties(socket, {
+      remoteAddress: { configurable: true, get: () => shown[SHOWN]!.address },
+      remotePort: { configurable: true, get: () => shown[SHOWN]!.port },
+      remoteFamily: { configurable: true, get: () => shown[SHOWN]!.family },
+    });
+  }
+  shown[SHOWN] = remote;
+}
+
+/** The address {@link showRemote} gave a socket, if it gave one. */
+export function shownRemote(socket: Socket): RemoteAddress | undefined {
+  return (socket as Shown)[SHOWN];
+}

@@ -5,6 +5,7 @@ import type { Candidate, Router } from '../routing';
 import { answerAndClose, closeQuietly } from './answer';
 import type { WorkerProcess } from '../supervisor/worker-process';
 import { HandoffBooks, type Handoff } from './handoff';
+import { LeastLoaded } from './least-loaded';
 
 /** What the dispatcher asks of the supervisor about the workers. */
 export interface WorkerPool {
@@ -32,6 +33,8 @@ const MAX_WAITING = 4096;
  */
 export class Dispatcher {
   readonly #router: Router;
+  /** Who takes a connection the router leaves to anyone (a new session, visitor or key-less request). */
+  readonly #leastLoaded = new LeastLoaded();
   readonly #pool: WorkerPool;
   readonly #waiting: Handoff[] = [];
   /** What each worker was handed and has not answered (its load for routing). */
@@ -109,7 +112,7 @@ export class Dispatcher {
    */
   #ofUnresponsive(handoff: Handoff): boolean {
     if (handoff.pinned) return false;
-    const slot = handoff.target >= 0 ? handoff.target : (this.#router.stickySlot?.({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }) ?? -1);
+    const slot = handoff.target >= 0 ? handoff.target : this.#router.namedSlot(handoff);
     if (slot < 0 || !this.#pool.unresponsive(slot)) return false;
     if (handoff.line !== undefined) {
       answerAndClose(handoff.handle, 503, 'Service Unavailable', STALLED_MESSAGE, `Retry-After: ${STALLED_RETRY_AFTER_S}\r\n`);
@@ -143,7 +146,8 @@ export class Dispatcher {
     }
     if (workers.length === 0) return undefined;
     const candidates: readonly Candidate[] = workers.map((w) => this.#booksOf(w));
-    const slot = this.#router.pick({ remoteAddress: handoff.remoteAddress, requestLine: handoff.line }, candidates);
+    const routed = this.#router.route(handoff, candidates);
+    const slot = routed >= 0 ? routed : this.#leastLoaded.pick(candidates);
     return workers.find((w) => w.slot === slot) ?? workers[0]!;
   }
 

@@ -1,14 +1,23 @@
 import type { RawHandle } from '../internal/raw-handle';
 import { HANDOFF_DEADLINE_MS, TAG, type ToWorker } from '../protocol/messages';
-import type { Candidate } from '../routing';
+import { headerValue } from '../protocol/head';
+import type { ProxySource } from '../protocol/proxy-header';
+import type { Candidate, RoutedRequest } from '../routing';
+import { targetOfLine } from '../routing/sid';
 import type { WorkerProcess } from '../supervisor/worker-process';
 
 /** A connection on its way to a worker: what was read of it, and what happened to it so far. */
-export interface Handoff {
+export class Handoff implements RoutedRequest {
   readonly handle: RawHandle;
-  /** Bytes the primary read off the connection; they travel with the handle. */
+  /** Bytes the primary read off the connection (past any PROXY header); they travel with the handle. */
   readonly bytes: Buffer;
+  /** The request line, when it was read. */
   readonly line: string | undefined;
+  /** The request head as text, when it was read whole (cookie and header routing, `X-Forwarded-For`). */
+  readonly head: string | undefined;
+  /** The client named by a PROXY header (or carried by a relay): the worker shows it to the app. */
+  readonly client: ProxySource | undefined;
+  /** The address routing uses ('' when the strategy needs none). */
   readonly remoteAddress: string;
   /** Came back from a worker (a WebSocket upgrade for another slot): never relay again. */
   readonly relayed: boolean;
@@ -18,15 +27,37 @@ export interface Handoff {
    * Came in on the target's slot port: while that slot is coming back (respawn), wait for it
    * rather than go elsewhere; only at the wait deadline does any ready worker take it.
    */
-  pinned: boolean;
+  pinned = false;
   /** Workers that refused it already. */
-  attempts: number;
+  attempts = 0;
   /** The workers that refused it (allocated on the first refusal only): never asked again. */
-  refusedBy: WorkerProcess[] | undefined;
+  refusedBy: WorkerProcess[] | undefined = undefined;
   /** When it started waiting for a ready worker (only while none is). */
-  waitingSince: number;
+  waitingSince = 0;
   /** While sent and unanswered: the time past which the worker refuses it (wall-clock ms). */
-  deadline: number;
+  deadline = 0;
+  #url: string | undefined | null = null;
+
+  constructor(handle: RawHandle, bytes: Buffer, remoteAddress: string, options: { line?: string | undefined; head?: string | undefined; client?: ProxySource | undefined; target?: number; relayed?: boolean } = {}) {
+    this.handle = handle;
+    this.bytes = bytes;
+    this.remoteAddress = remoteAddress;
+    this.line = options.line;
+    this.head = options.head;
+    this.client = options.client;
+    this.target = options.target ?? -1;
+    this.relayed = options.relayed ?? false;
+  }
+
+  /** The request target, cut from the request line on first use. */
+  get url(): string | undefined {
+    if (this.#url === null) this.#url = targetOfLine(this.line);
+    return this.#url;
+  }
+
+  header(name: string): string | undefined {
+    return this.head === undefined ? undefined : headerValue(this.head, name);
+  }
 }
 
 /**
@@ -56,7 +87,7 @@ export class HandoffBooks implements Candidate {
   send(seq: number, handoff: Handoff, onSendError: (seq: number) => void): void {
     this.#inflight.set(seq, handoff);
     handoff.deadline = Date.now() + HANDOFF_DEADLINE_MS;
-    const message: ToWorker = {
+    const message: Extract<ToWorker, { type: 'handoff' }> = {
       tag: TAG,
       type: 'handoff',
       seq,
@@ -64,6 +95,7 @@ export class HandoffBooks implements Candidate {
       relayed: handoff.relayed,
       deadline: handoff.deadline,
     };
+    if (handoff.client !== undefined) message.client = handoff.client;
     this.worker.sendHandle(message, handoff.handle, () => onSendError(seq));
   }
 

@@ -1,29 +1,61 @@
 import { lastRead, peerAddress, type RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
+import { parseProxyHeader, startsWithProxySignature, type ProxySource } from '../protocol/proxy-header';
+import type { Reads } from '../routing';
 
 /**
- * Why a request line could not be read. `busy`: the oldest of too many request lines pending
- * in all; `busy-address`: too many pending from this client address (a slowloris holding
- * sockets open).
+ * Why a connection's head could not be read. `too-long`: no request line within the byte
+ * limit; `head-too-long`: no end of head within it; `busy`: the oldest of too many heads
+ * pending in all; `busy-address`: too many pending from this client address (a slowloris
+ * holding sockets open); `proxy-invalid`: no valid PROXY header where one was expected;
+ * `proxy-untrusted`: a PROXY header from a peer not allowed to send one.
  */
-export type HeadFailure = 'too-long' | 'timeout' | 'closed' | 'busy' | 'busy-address';
+export type HeadFailure = 'too-long' | 'head-too-long' | 'timeout' | 'closed' | 'busy' | 'busy-address' | 'proxy-invalid' | 'proxy-untrusted';
+
+/**
+ * Whether a PROXY protocol header comes first: `expect` (it must: a connection without a valid
+ * one is closed), `forbid` (this peer may not send one: a connection that starts with one is
+ * closed), `off`.
+ */
+export type ProxyMode = 'expect' | 'forbid' | 'off';
+
+/** What to read after the PROXY header: `client` means ask {@link HeadReaderOptions.wantAfterProxy}. */
+export type Want = Reads | 'client';
+
+/** What was read of a connection. */
+export interface HeadRead {
+  /** Every byte read after the PROXY header, to pass on with the handle. */
+  readonly bytes: Buffer;
+  /** The request line without CRLF (when it was read). */
+  readonly line: string | undefined;
+  /** The head as text, request line to blank line (when the whole head was read). */
+  readonly head: string | undefined;
+  /** The client named by the PROXY header (undefined without one, or for LOCAL/UNKNOWN). */
+  readonly client: ProxySource | undefined;
+}
 
 export interface HeadReaderOptions {
-  /** Most bytes to read while looking for the end of the request line. */
+  /** Most bytes of the request line (or the whole head) to read, and of a PROXY v2 header. */
   readonly maxBytes: number;
-  /** Milliseconds a connection may take to send its request line. */
+  /** Milliseconds a connection may take to send what is read. */
   readonly timeoutMs: number;
-  /** Most connections waiting for their request line at once; past it the one waiting longest is closed. */
+  /** Most connections being read at once; past it the one waiting longest is closed. */
   readonly maxPending: number;
   /** Most of them from one client address... */
   readonly maxPendingPerAddress: number;
   /** ...counted once this many are pending in all (below it, no address is looked up). */
   readonly countAddressesFrom: number;
-  /** The request line arrived: `bytes` is everything read so far (to pass on), `line` without CRLF. */
-  readonly onLine: (handle: RawHandle, bytes: Buffer, line: string) => void;
-  /** No request line: the handle is still open, the callee answers or closes it. */
-  readonly onFail: (handle: RawHandle, reason: HeadFailure, bytes: Buffer) => void;
+  /** What to read once a PROXY header named the client (`want` was `client`). */
+  readonly wantAfterProxy: (handle: RawHandle, client: ProxySource | undefined) => Reads;
+  /** Read as asked: the handle is stopped, the callee hands it off. */
+  readonly onHead: (handle: RawHandle, read: HeadRead) => void;
+  /** Could not be read: the handle is still open, the callee answers or closes it. */
+  readonly onFail: (handle: RawHandle, reason: HeadFailure, bytes: Buffer, detail?: string) => void;
 }
+
+const PROXY = 0;
+const FORBID = 1;
+const HTTP = 2;
 
 interface Reading {
   chunks: Buffer[];
@@ -31,16 +63,26 @@ interface Reading {
   startedAt: number;
   /** The client address, when it was counted (only while many are pending). */
   address: string | undefined;
+  phase: typeof PROXY | typeof FORBID | typeof HTTP;
+  want: Want;
+  /** Where the HTTP bytes start (past a PROXY header). */
+  offset: number;
+  client: ProxySource | undefined;
+  /** The first byte of the request line and the LF that ends it, once found (else -1). */
+  lineStart: number;
+  lineEnd: number;
 }
 
 const LF = 0x0a;
+const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
 /** `onread` must stay a function (native code asserts it). */
 const ignoreRead = (): void => undefined;
 
 /**
- * Reads just the request line off raw TCP handles, bounded in bytes and time, then stops
- * reading so the kernel keeps every later byte for the worker that gets the handle.
+ * Reads just what routing needs off raw TCP handles (a PROXY header, the request line, the
+ * whole head), bounded in bytes and time, then stops reading so the kernel keeps every later
+ * byte for the worker that gets the handle.
  *
  * One sweep timer serves every connection (no timer per connection); most request lines
  * arrive in the first packet and never wait for it.
@@ -56,7 +98,7 @@ export class HeadReader {
     this.#options = options;
   }
 
-  read(handle: RawHandle): void {
+  read(handle: RawHandle, proxy: ProxyMode, want: Want): void {
     // Full: the connection silent the longest goes (a slowloris' are the oldest), not the new
     // one, whose request line is most likely already here.
     if (this.#reading.size >= this.#options.maxPending) {
@@ -75,7 +117,8 @@ export class HeadReader {
       }
       this.#perAddress.set(address, count + 1);
     }
-    this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now(), address });
+    const phase = proxy === 'expect' ? PROXY : proxy === 'forbid' ? FORBID : HTTP;
+    this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now(), address, phase, want, offset: 0, client: undefined, lineStart: -1, lineEnd: -1 });
     handle.onread = (buffer) => this.#onRead(handle, buffer);
     const err = handle.readStart();
     if (err !== 0) this.#finish(handle, 'closed');
@@ -101,26 +144,82 @@ export class HeadReader {
     state.length += data.length;
     const all = state.chunks.length === 1 ? data : Buffer.concat(state.chunks, state.length);
     if (state.chunks.length > 1) state.chunks = [all];
-    const end = lineEnd(all, from);
-    // However the bytes were split: a line that ends past the limit is as long as one that does not end.
-    if (end >= this.#options.maxBytes) {
-      this.#finish(handle, 'too-long');
-    } else if (end >= 0) {
-      this.#stop(handle);
-      const lineStart = skipEmptyLines(all);
-      const lineStop = end > lineStart && all[end - 1] === 0x0d ? end - 1 : end;
-      this.#options.onLine(handle, all, all.toString('latin1', lineStart, lineStop));
-    } else if (state.length >= this.#options.maxBytes) {
-      this.#finish(handle, 'too-long');
+    if (state.phase === PROXY) {
+      const parsed = parseProxyHeader(all, this.#options.maxBytes);
+      if (parsed.kind === 'incomplete') return;
+      if (parsed.kind === 'invalid') {
+        this.#finish(handle, 'proxy-invalid', parsed.reason);
+        return;
+      }
+      state.offset = parsed.length;
+      state.client = parsed.source;
+      state.phase = HTTP;
+      if (state.want === 'client') state.want = this.#options.wantAfterProxy(handle, parsed.source);
+    } else if (state.phase === FORBID) {
+      const signed = startsWithProxySignature(all);
+      if (signed === undefined) return;
+      if (signed) {
+        this.#finish(handle, 'proxy-untrusted');
+        return;
+      }
+      state.phase = HTTP;
     }
+    this.#readHttp(handle, state, all, from);
   }
 
-  #finish(handle: RawHandle, reason: HeadFailure): void {
+  /** Look for what `state.want` asks in the HTTP bytes (from `state.offset`), `from` being where the new bytes start. */
+  #readHttp(handle: RawHandle, state: Reading, all: Buffer, from: number): void {
+    const want = state.want;
+    if (want === 'nothing' || want === 'client') {
+      this.#complete(handle, state, all, undefined, undefined);
+      return;
+    }
+    const max = this.#options.maxBytes;
+    const base = state.offset;
+    if (state.lineEnd < 0) {
+      // RFC 9112 2.2: ignore empty lines received before the request line.
+      const start = skipEmptyLines(all, base);
+      const end = all.indexOf(LF, Math.max(from, start));
+      // However the bytes were split: a line that ends past the limit is as long as one that does not end.
+      if (end < 0 ? all.length - base >= max : end - base >= max) {
+        this.#finish(handle, 'too-long');
+        return;
+      }
+      if (end < 0) return;
+      state.lineStart = start;
+      state.lineEnd = end;
+      if (want === 'line') {
+        this.#complete(handle, state, all, this.#line(all, state), undefined);
+        return;
+      }
+    }
+    const headEnd = endOfHead(all, Math.max(state.lineEnd, from - 2));
+    if (headEnd < 0 ? all.length - base >= max : headEnd - base > max) {
+      this.#finish(handle, 'head-too-long');
+      return;
+    }
+    if (headEnd < 0) return;
+    this.#complete(handle, state, all, this.#line(all, state), all.toString('latin1', state.lineStart, headEnd));
+  }
+
+  #line(all: Buffer, state: Reading): string {
+    const end = state.lineEnd;
+    const stop = end > state.lineStart && all[end - 1] === CR ? end - 1 : end;
+    return all.toString('latin1', state.lineStart, stop);
+  }
+
+  #complete(handle: RawHandle, state: Reading, all: Buffer, line: string | undefined, head: string | undefined): void {
+    this.#stop(handle);
+    const bytes = state.offset === 0 ? all : all.subarray(state.offset);
+    this.#options.onHead(handle, { bytes, line, head, client: state.client });
+  }
+
+  #finish(handle: RawHandle, reason: HeadFailure, detail?: string): void {
     const state = this.#reading.get(handle);
     if (state === undefined) return;
     this.#stop(handle);
     trace.router('head read failed: %s after %d bytes', reason, state.length);
-    this.#options.onFail(handle, reason, Buffer.concat(state.chunks, state.length));
+    this.#options.onFail(handle, reason, Buffer.concat(state.chunks, state.length).subarray(state.offset), detail);
   }
 
   #stop(handle: RawHandle): void {
@@ -147,7 +246,10 @@ export class HeadReader {
       }
       const expired = Date.now() - this.#options.timeoutMs;
       for (const [handle, state] of this.#reading) {
-        if (state.startedAt <= expired) this.#finish(handle, 'timeout');
+        if (state.startedAt > expired) continue;
+        // A PROXY header cut short is no HTTP request to answer 408 to.
+        if (state.phase === PROXY) this.#finish(handle, 'proxy-invalid', 'incomplete within --head-timeout');
+        else this.#finish(handle, 'timeout');
       }
     }, every);
     this.#sweep.unref();
@@ -160,15 +262,21 @@ export class HeadReader {
   }
 }
 
-/** Index of the LF that ends the request line, looking from `from` on, -1 if not yet there. */
-function lineEnd(bytes: Buffer, from: number): number {
-  // RFC 9112 2.2: ignore empty lines received before the request line.
-  const start = Math.max(from, skipEmptyLines(bytes));
-  return bytes.indexOf(LF, start);
+/** The first index at or after `from` that is not CR or LF. */
+function skipEmptyLines(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i < bytes.length && (bytes[i] === CR || bytes[i] === LF)) i++;
+  return i;
 }
 
-function skipEmptyLines(bytes: Buffer): number {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x0d || bytes[i] === LF)) i++;
-  return i;
+/**
+ * The index just past the blank line that ends a head (`LF LF` or `LF CR LF`), looking at
+ * line feeds from `from` on (the request line's own LF or later), -1 if not yet there.
+ */
+function endOfHead(bytes: Buffer, from: number): number {
+  for (let i = bytes.indexOf(LF, from); i >= 0; i = bytes.indexOf(LF, i + 1)) {
+    if (bytes[i + 1] === LF) return i + 2;
+    if (bytes[i + 1] === CR && bytes[i + 2] === LF) return i + 3;
+  }
+  return -1;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setupPrimary as setupAdapterRelay } from '@socket.io/cluster-adapter';
@@ -11,16 +12,17 @@ import type { Config } from '../options';
 import type { PrimaryStatus, ReloadReport, WorkerStatus } from '../control/protocol';
 import { serveControl, type Controllable } from '../control/server';
 import { TAG, type ToPrimary } from '../protocol/messages';
-import { createRouter, SidRouter, type Router } from '../routing';
+import { createRouter, defaultSessions, IpRouter, stickyLabel, TrustList, type EngineSessions, type Reads, type Router } from '../routing';
+import type { ProxySource } from '../protocol/proxy-header';
 import { Supervisor } from '../supervisor/supervisor';
 import { answerAndClose, closeQuietly } from './answer';
 import { Dispatcher } from './dispatcher';
-import { HeadReader, type HeadFailure } from './head-reader';
+import { HeadReader, type HeadFailure, type HeadRead } from './head-reader';
 import { listen, type Listener } from './listener';
 import { readFdLimit } from './fd-limit';
 import { SlotPorts } from './slot-ports';
 import type { WorkerProcess } from '../supervisor/worker-process';
-import type { Handoff } from './handoff';
+import { Handoff } from './handoff';
 
 const EMPTY = Buffer.alloc(0);
 /** The worker's entry script: sets corral up, then loads the app. */
@@ -57,9 +59,22 @@ export type ExitCode = 0 | 1;
  */
 export class Primary implements Controllable {
   readonly config: Readonly<Config>;
-  readonly #router: Router;
+  /** Engine.IO paths the workers announced: where a `sid` names a session. */
+  readonly #sessions: EngineSessions;
+  /** Made at start, once the port (which names `--sticky cookie`'s cookie) is bound. */
+  #router: Router | undefined;
+  /** `--trust-proxy`: who may send PROXY headers and whose `X-Forwarded-For` counts. */
+  readonly #trust: TrustList;
+  /** `--sticky ip` with trusted proxies: their connections' heads are read for `X-Forwarded-For`. */
+  readonly #readsForwardedFor: boolean;
   readonly #supervisor: Supervisor;
-  readonly #dispatcher: Dispatcher;
+  /** Made at start with the router; nothing reaches it before. */
+  #dispatcher!: Dispatcher;
+  /** Slot port connections whose PROXY header is being read: the slot each goes to. */
+  readonly #pinnedReads = new Map<RawHandle, number>();
+  /** Invalid or untrusted PROXY headers since the last warning (they come in storms too). */
+  #proxyRefused = 0;
+  #proxyWarnedAt = 0;
   /** Made at start, once the open-files limit (which bounds it) is known. */
   #heads: HeadReader | undefined;
   /** Connections closed unread because too many request lines were pending, since the last warning. */
@@ -81,7 +96,9 @@ export class Primary implements Controllable {
 
   constructor(config: Readonly<Config>) {
     this.config = config;
-    this.#router = createRouter(config.sticky, config.hostId);
+    this.#sessions = defaultSessions(config.hostId);
+    this.#trust = new TrustList(config.trustProxy);
+    this.#readsForwardedFor = config.sticky === 'ip' && this.#trust.size > 0;
     this.#supervisor = new Supervisor(config, {
       message: (wp, message, handle) => this.#onMessage(wp, message, handle),
       ready: () => this.#dispatcher.flush(),
@@ -89,19 +106,6 @@ export class Primary implements Controllable {
       allDown: (report) => this.#allDown(report),
       tick: (workers, now) => this.#dispatcher.expire(workers, now),
     });
-    const supervisor = this.#supervisor;
-    this.#dispatcher = new Dispatcher(
-      this.#router,
-      {
-        ready: () => supervisor.readyWorkers(),
-        comingBack: (slot) => supervisor.comingBack(slot),
-        unresponsive: (slot) => supervisor.unresponsive(slot),
-        get anyUnresponsive() {
-          return supervisor.anyUnresponsive;
-        },
-      },
-      config.headTimeout,
-    );
   }
 
   /** The bound public address (after {@link start}). */
@@ -121,14 +125,15 @@ export class Primary implements Controllable {
    */
   async start(): Promise<void> {
     const { config } = this;
-    checkRuntime(this.#router.readsHead);
+    checkRuntime(config.sticky !== 'ip' && config.sticky !== 'none' || config.proxyProtocol || this.#readsForwardedFor);
     if (config.adapter !== 'cluster') await pingRedis(config.redis);
     this.#heads = new HeadReader({
       maxBytes: config.maxHeadBytes,
       timeoutMs: config.headTimeout,
       ...pendingLimits(),
-      onLine: (handle, bytes, line) => this.#route(handle, bytes, line),
-      onFail: (handle, reason, bytes) => this.#headFailed(handle, reason, bytes),
+      wantAfterProxy: (handle, client) => this.#wantAfterProxy(handle, client),
+      onHead: (handle, read) => this.#route(handle, read),
+      onFail: (handle, reason, bytes, detail) => this.#headFailed(handle, reason, bytes, detail),
     });
     // Checked before anything is bound: a squatted directory must stop the start, not follow it.
     const base = runtimeBase();
@@ -137,6 +142,22 @@ export class Primary implements Controllable {
     this.#listener = await listen(config.port, config.host, (handle) => this.#accept(handle), (status) => this.#acceptFailed(status));
     const { address, port } = this.#listener.address;
     this.#controlPath = config.control || defaultControlPath(port, config.host);
+    const cookieSecret = config.sticky === 'cookie' ? randomBytes(32).toString('hex') : '';
+    const router = createRouter({ ...config, port, cookieSecret }, this.#sessions);
+    this.#router = router;
+    const supervisor = this.#supervisor;
+    this.#dispatcher = new Dispatcher(
+      router,
+      {
+        ready: () => supervisor.readyWorkers(),
+        comingBack: (slot) => supervisor.comingBack(slot),
+        unresponsive: (slot) => supervisor.unresponsive(slot),
+        get anyUnresponsive() {
+          return supervisor.anyUnresponsive;
+        },
+      },
+      config.headTimeout,
+    );
     try {
       if (config.slotPorts > 0) {
         this.#slotPorts = new SlotPorts(config.slotPorts, config.host, (handle, slot) => this.#acceptPinned(handle, slot), (status) => this.#acceptFailed(status));
@@ -152,10 +173,10 @@ export class Primary implements Controllable {
       throw err;
     }
     if (config.adapter === 'cluster') setupAdapterRelay();
-    this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP);
+    this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP, cookieSecret);
     const slots = config.slotPorts > 0 ? `, slot ports ${config.slotPorts}-${config.slotPorts + config.workers - 1}` : '';
     const adapter = config.adapter === 'cluster' ? 'cluster (IPC)' : `${config.adapter} ${redactUrl(config.redis)}`;
-    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} ${config.workers === 1 ? 'worker' : 'workers'}, sticky=${config.sticky}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
+    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} ${config.workers === 1 ? 'worker' : 'workers'}, sticky=${stickyLabel(config)}${this.#frontDoor()}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
   }
 
   primaryStatus(): PrimaryStatus {
@@ -167,7 +188,7 @@ export class Primary implements Controllable {
       slotPorts: config.slotPorts,
       hostId: config.hostId,
       adapter: config.adapter,
-      sticky: config.sticky,
+      sticky: stickyLabel(config),
       uptimeMs: Date.now() - this.#startedAt,
       app: config.app,
     };
@@ -214,24 +235,61 @@ export class Primary implements Controllable {
     this.#supervisor.kill();
   }
 
+  /** How the primary learns the client: for the start line. */
+  #frontDoor(): string {
+    const { config } = this;
+    const trusted = config.trustProxy.length > 0 ? ` from ${config.trustProxy.join(',')}` : '';
+    if (config.proxyProtocol) return `, PROXY protocol${trusted}`;
+    return this.#readsForwardedFor ? `, X-Forwarded-For${trusted}` : '';
+  }
+
   #accept(handle: RawHandle): void {
     if (this.#stopping !== undefined) {
       closeQuietly(handle);
       return;
     }
-    if (this.#heads !== undefined && this.#router.readsHead) {
-      this.#heads.read(handle);
+    const heads = this.#heads!;
+    const router = this.#router!;
+    if (this.config.proxyProtocol) {
+      const trusted = this.#trust.size === 0 || this.#trust.trusts(peerAddress(handle));
+      // An untrusted peer is a client: what it sends is HTTP, and never a PROXY header.
+      const want = this.#readsForwardedFor ? (trusted ? 'client' : 'nothing') : router.reads;
+      heads.read(handle, trusted ? 'expect' : 'forbid', want);
       return;
     }
-    this.#dispatcher.dispatch(this.#handoff(handle, EMPTY, undefined, -1));
+    if (this.#readsForwardedFor) {
+      const peer = peerAddress(handle);
+      if ((router as IpRouter).readsHeadFrom(peer)) heads.read(handle, 'off', 'head');
+      else this.#dispatcher.dispatch(new Handoff(handle, EMPTY, peer));
+      return;
+    }
+    if (router.reads !== 'nothing') {
+      heads.read(handle, 'off', router.reads);
+      return;
+    }
+    // getpeername is a system call: only the ip strategy needs the address.
+    this.#dispatcher.dispatch(new Handoff(handle, EMPTY, router.name === 'ip' ? peerAddress(handle) : ''));
   }
 
-  #route(handle: RawHandle, bytes: Buffer, line: string): void {
+  /** After a PROXY header (ip routing with trusted proxies): read the head only if the client it names is a trusted proxy too. */
+  #wantAfterProxy(handle: RawHandle, client: ProxySource | undefined): Reads {
+    return this.#trust.trusts(client?.address ?? peerAddress(handle)) ? 'head' : 'nothing';
+  }
+
+  #route(handle: RawHandle, read: HeadRead): void {
+    const { bytes } = read;
+    const slot = this.#pinnedReads.get(handle);
+    if (slot !== undefined) {
+      this.#pinnedReads.delete(handle);
+      this.#dispatchPinned(handle, bytes, slot, read.client);
+      return;
+    }
     if (!this.#warnedTls && bytes[0] === 0x16 && bytes[1] === 0x03) {
       this.#warnedTls = true;
-      log.warn('a TLS handshake reached the primary: with --sticky sid the primary must read the request, which TLS hides. Terminate TLS in front of corral, or use --sticky ip.');
+      log.warn(`a TLS handshake reached the primary: with --sticky ${stickyLabel(this.config)} the primary must read the request, which TLS hides. Terminate TLS in front of corral, or use --sticky ip.`);
     }
-    this.#dispatcher.dispatch(this.#handoff(handle, bytes, line, -1));
+    const address = this.#router!.name === 'ip' ? (read.client?.address ?? peerAddress(handle)) : '';
+    this.#dispatcher.dispatch(new Handoff(handle, bytes, address, read));
   }
 
   /** A connection on the slot port of `slot`: that slot's, unread. */
@@ -240,21 +298,39 @@ export class Primary implements Controllable {
       closeQuietly(handle);
       return;
     }
-    const handoff = this.#handoff(handle, EMPTY, undefined, slot);
+    if (this.config.proxyProtocol) {
+      // The balancer starts these with a PROXY header too: read it (and nothing more), then hand off.
+      this.#pinnedReads.set(handle, slot);
+      const trusted = this.#trust.size === 0 || this.#trust.trusts(peerAddress(handle));
+      this.#heads!.read(handle, trusted ? 'expect' : 'forbid', 'nothing');
+      return;
+    }
+    this.#dispatchPinned(handle, EMPTY, slot, undefined);
+  }
+
+  #dispatchPinned(handle: RawHandle, bytes: Buffer, slot: number, client: ProxySource | undefined): void {
+    const handoff = new Handoff(handle, bytes, '', { target: slot, client });
     handoff.pinned = true;
     this.#dispatcher.dispatch(handoff);
   }
 
-  /** `target` >= 0: a connection that must reach that slot if it can (a relayed upgrade, which is never relayed again, or a slot port's). */
-  #handoff(handle: RawHandle, bytes: Buffer, line: string | undefined, target: number, relayed = false): Handoff {
-    // getpeername is a system call: only the ip strategy needs the address.
-    const remoteAddress = this.#router.name === 'ip' ? peerAddress(handle) : '';
-    return { handle, bytes, line, target, relayed, pinned: false, remoteAddress, attempts: 0, refusedBy: undefined, waitingSince: 0, deadline: 0 };
-  }
-
-  #headFailed(handle: RawHandle, reason: HeadFailure, bytes: Buffer): void {
+  #headFailed(handle: RawHandle, reason: HeadFailure, bytes: Buffer, detail: string | undefined): void {
+    this.#pinnedReads.delete(handle);
     if (reason === 'too-long') {
       answerAndClose(handle, 414, 'URI Too Long', `corral: the request line is longer than ${this.config.maxHeadBytes} bytes (--max-head-bytes).`);
+    } else if (reason === 'head-too-long') {
+      answerAndClose(handle, 431, 'Request Header Fields Too Large', `corral: the request head is longer than ${this.config.maxHeadBytes} bytes (--max-head-bytes); --sticky ${stickyLabel(this.config)} reads it whole.`);
+    } else if (reason === 'proxy-invalid' || reason === 'proxy-untrusted') {
+      closeQuietly(handle);
+      this.#proxyRefused++;
+      if (Date.now() - this.#proxyWarnedAt >= 10_000) {
+        this.#proxyWarnedAt = Date.now();
+        const why = reason === 'proxy-invalid'
+          ? `no valid PROXY protocol header (${detail ?? 'invalid'}); with --proxy-protocol every connection${this.#trust.size > 0 ? ' from --trust-proxy' : ''} must start with one. Is the balancer set to send it (HAProxy: send-proxy-v2 on each server line)?`
+          : 'a PROXY protocol header from a peer not in --trust-proxy; add the balancer\'s address to --trust-proxy if it is yours';
+        log.warn(`closed ${this.#proxyRefused} connection(s): ${why}`);
+        this.#proxyRefused = 0;
+      }
     } else if (reason === 'busy' || reason === 'busy-address') {
       closeQuietly(handle);
       this.#busyRefused++;
@@ -283,10 +359,10 @@ export class Primary implements Controllable {
         this.#dispatcher.settle(wp, message.seq, message.accepted);
         return;
       case 'engine-path':
-        if (this.#router instanceof SidRouter) this.#router.addPath(message.path);
+        this.#sessions.addPath(message.path);
         return;
       case 'relay':
-        this.#relay(wp, message.seq, message.slot, message.bytes, message.deadline, handle);
+        this.#relay(wp, message.seq, message.slot, message.bytes, message.deadline, message.client, handle);
         return;
       case 'warn':
         log.warn(`${wp.name}: ${message.message}`);
@@ -297,7 +373,7 @@ export class Primary implements Controllable {
   }
 
   /** A worker passes on a WebSocket upgrade that belongs to another slot's session. */
-  #relay(from: WorkerProcess, seq: number, slot: number, bytes: string, deadline: number, handle: RawHandle | undefined): void {
+  #relay(from: WorkerProcess, seq: number, slot: number, bytes: string, deadline: number, client: ProxySource | undefined, handle: RawHandle | undefined): void {
     // Past its deadline the worker has served it itself: take nothing.
     const accepted = handle !== undefined && this.#stopping === undefined && Date.now() <= deadline;
     from.message({ tag: TAG, type: 'relay-reply', seq, accepted });
@@ -305,7 +381,7 @@ export class Primary implements Controllable {
       if (handle !== undefined) closeQuietly(handle);
       return;
     }
-    this.#dispatcher.dispatch(this.#handoff(handle, Buffer.from(bytes, 'base64'), undefined, slot, true));
+    this.#dispatcher.dispatch(new Handoff(handle, Buffer.from(bytes, 'base64'), '', { target: slot, relayed: true, client }));
   }
 
   #allDown(report: string): void {

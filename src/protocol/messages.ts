@@ -31,10 +31,20 @@ export const HANDOFF_DEADLINE_MS = 2000;
 export const STALLED_RETRY_AFTER_S = 2;
 export const STALLED_MESSAGE = 'corral: the worker that holds this session is not responding; retry shortly.';
 
+/** A client's address as a PROXY header gave it (the socket's own peer is the proxy). */
+export interface ClientAddress {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+}
+
 /** Primary -> worker. */
 export type ToWorker =
-  /** A client connection; the handle rides along. `bytes` (base64) were read by the primary. */
-  | { tag: typeof TAG; type: 'handoff'; seq: number; bytes: string; relayed: boolean; deadline: number }
+  /**
+   * A client connection; the handle rides along. `bytes` (base64) were read by the primary;
+   * `client`, when a PROXY header named it, is what the app sees as the remote address.
+   */
+  | { tag: typeof TAG; type: 'handoff'; seq: number; bytes: string; relayed: boolean; deadline: number; client?: ClientAddress }
   /** The live, ready slots, and the slots whose worker is unresponsive; sent whenever either changes. */
   | { tag: typeof TAG; type: 'slots'; slots: SlotInfo[]; unresponsive: number[] }
   /** Answer to a worker's `relay`: the primary holds the connection now (or refused it). */
@@ -58,8 +68,8 @@ export type ToPrimary =
   | { tag: typeof TAG; type: 'load'; connections: number; taken: number }
   /** `attach(io)` saw an Engine.IO server on this path; the primary reads `sid` only there. */
   | { tag: typeof TAG; type: 'engine-path'; path: string }
-  /** A WebSocket upgrade for another slot's session; the handle rides along. */
-  | { tag: typeof TAG; type: 'relay'; seq: number; slot: number; bytes: string; deadline: number }
+  /** A WebSocket upgrade for another slot's session; the handle rides along, with the client's address when a PROXY header named it. */
+  | { tag: typeof TAG; type: 'relay'; seq: number; slot: number; bytes: string; deadline: number; client?: ClientAddress }
   /**
    * Every second: resident set size (bytes), CPU time used in all (microseconds), and in all
    * the requests forwarded to other workers and the upgrades relayed to them (keep-alive

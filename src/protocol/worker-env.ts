@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { AdapterKind, Config } from '../options';
+import type { RouterSettings, Strategy } from '../routing';
 
 /** The primary -> worker contract carried in the environment at fork. What a worker learns from it (the app sees `PORT` too). */
-export interface WorkerEnv {
+export interface WorkerEnv extends RouterSettings {
   readonly slot: number;
   /** The public port: the app's `listen()` on it is served through corral. */
   readonly port: number;
@@ -23,7 +24,7 @@ export interface WorkerEnv {
 
 const PREFIX = 'CORRAL_';
 
-export function workerEnv(config: Readonly<Config>, slot: number, address: AddressInfo, runtimeDir: string): NodeJS.ProcessEnv {
+export function workerEnv(config: Readonly<Config>, slot: number, address: AddressInfo, runtimeDir: string, cookieSecret: string): NodeJS.ProcessEnv {
   return {
     PORT: String(address.port),
     [`${PREFIX}SLOT`]: String(slot),
@@ -36,6 +37,10 @@ export function workerEnv(config: Readonly<Config>, slot: number, address: Addre
     [`${PREFIX}HOST_ID`]: config.hostId,
     [`${PREFIX}ADAPTER`]: config.adapter,
     [`${PREFIX}REDIS`]: config.redis,
+    [`${PREFIX}STICKY`]: config.sticky,
+    [`${PREFIX}STICKY_KEY`]: config.stickyKey,
+    [`${PREFIX}TRUST_PROXY`]: config.trustProxy.join(','),
+    [`${PREFIX}COOKIE_SECRET`]: cookieSecret,
   };
 }
 
@@ -58,5 +63,9 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv |
     hostId: env[`${PREFIX}HOST_ID`] ?? 'host',
     adapter: (env[`${PREFIX}ADAPTER`] ?? 'cluster') as AdapterKind,
     redis: env[`${PREFIX}REDIS`] ?? '',
+    sticky: (env[`${PREFIX}STICKY`] ?? 'sid') as Strategy,
+    stickyKey: env[`${PREFIX}STICKY_KEY`] ?? '',
+    trustProxy: (env[`${PREFIX}TRUST_PROXY`] ?? '').split(',').filter((e) => e !== ''),
+    cookieSecret: env[`${PREFIX}COOKIE_SECRET`] ?? '',
   };
 }

@@ -1,46 +1,42 @@
-import type { Candidate, Connection, Router } from './types';
+import { rendezvous } from './hash';
+import { forwardedClient, type TrustList } from './trust';
+import type { Candidate, RoutedRequest, Router } from './types';
 
 /**
- * Client-address routing by rendezvous (highest-random-weight) hashing: every (address, slot)
- * pair gets a pseudo-random weight and the heaviest live slot wins. A slot leaving or joining
- * moves only the clients whose winner it was; a respawned worker gets its clients back.
- * Needs no byte of the request, so the connection is handed off untouched.
+ * Client-address routing by rendezvous hashing (see {@link rendezvous}). The address is the
+ * connection's (or its PROXY header's); from a trusted proxy (`--trust-proxy`), the client it
+ * names in `X-Forwarded-For`. Without a trusted proxy it needs no byte of the request, so the
+ * connection is handed off untouched and its requests are never routed one by one.
  */
 export class IpRouter implements Router {
   readonly name = 'ip';
-  readonly readsHead = false;
+  readonly reads = 'nothing';
+  readonly perRequest: boolean;
+  readonly #trust: TrustList | undefined;
 
-  pick(connection: Connection, candidates: readonly Candidate[]): number {
-    const base = fnv1a(connection.remoteAddress);
-    let best = candidates[0]!.slot;
-    let bestWeight = -1;
-    for (const c of candidates) {
-      const w = mix32(base ^ Math.imul(c.slot + 1, 0x9e3779b1));
-      if (w > bestWeight) {
-        bestWeight = w;
-        best = c.slot;
-      }
-    }
-    return best;
+  /** `trust`: the proxies whose `X-Forwarded-For` counts (none: the header is ignored). */
+  constructor(trust?: TrustList) {
+    this.#trust = trust !== undefined && trust.size > 0 ? trust : undefined;
+    // Behind a proxy one connection carries requests of many clients.
+    this.perRequest = this.#trust !== undefined;
   }
-}
 
-/** FNV-1a over the UTF-16 code units of a short string (an IP address). */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+  /** Whether the head of a connection from `address` must be read (it is a trusted proxy's). */
+  readsHeadFrom(address: string): boolean {
+    return this.#trust?.trusts(address) ?? false;
   }
-  return h >>> 0;
-}
 
-/** murmur3's finalizer: spreads every input bit over the whole word. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  route(request: RoutedRequest, live: readonly Candidate[]): number {
+    return rendezvous(this.clientOf(request), live);
+  }
+
+  namedSlot(): number {
+    return -1;
+  }
+
+  /** The address this request is routed by. */
+  clientOf(request: RoutedRequest): string {
+    const trust = this.#trust;
+    return trust === undefined ? request.remoteAddress : forwardedClient(request.remoteAddress, request.header('x-forwarded-for'), trust);
+  }
 }

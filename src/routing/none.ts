@@ -1,13 +1,16 @@
-import { LeastLoaded } from './least-loaded';
-import type { Candidate, Connection, Router } from './types';
+import type { RoutedRequest, Router } from './types';
 
-/** No stickiness: least-loaded, round-robin among ties. For stateless apps. */
+/** No stickiness: every connection goes to the least-loaded worker. For stateless apps. */
 export class NoneRouter implements Router {
   readonly name = 'none';
-  readonly readsHead = false;
-  readonly #pickLeast = new LeastLoaded();
+  readonly reads = 'nothing';
+  readonly perRequest = false;
 
-  pick(_connection: Connection, candidates: readonly Candidate[]): number {
-    return this.#pickLeast.pick(candidates);
+  route(_request: RoutedRequest): number {
+    return -1;
+  }
+
+  namedSlot(): number {
+    return -1;
   }
 }

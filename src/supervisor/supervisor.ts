@@ -64,6 +64,8 @@ export class Supervisor {
   readonly #readyWaiters = new Map<WorkerProcess, (ready: boolean) => void>();
   #address: AddressInfo | undefined;
   #runtimeDir = '';
+  /** The key of `--sticky cookie`'s cookies, the same in every worker ('' otherwise). */
+  #cookieSecret = '';
   #reloading: Promise<ReloadReport> | undefined;
   #stopping = false;
   #stopped: Promise<WorkerProcess[]> | undefined;
@@ -87,9 +89,10 @@ export class Supervisor {
     });
   }
 
-  start(address: AddressInfo, runtimeDir: string, bootstrap: string): void {
+  start(address: AddressInfo, runtimeDir: string, bootstrap: string, cookieSecret: string): void {
     this.#address = address;
     this.#runtimeDir = runtimeDir;
+    this.#cookieSecret = cookieSecret;
     // silent: the primary pipes the app's output through, keeping stderr's tail for crash reports.
     cluster.setupPrimary({ exec: bootstrap, args: [...this.#config.appArgs], silent: true });
     this.scale(this.#config.workers);
@@ -254,7 +257,7 @@ export class Supervisor {
 
   #spawn(slot: Slot): WorkerProcess {
     slot.respawn = undefined;
-    const worker = cluster.fork(workerEnv(this.#config, slot.index, this.#address!, this.#runtimeDir));
+    const worker = cluster.fork(workerEnv(this.#config, slot.index, this.#address!, this.#runtimeDir, this.#cookieSecret));
     const wp = new WorkerProcess(slot.index, clusterChannel(worker));
     trace.primary('forked %s', wp.name);
     worker.process.stdout?.pipe(process.stdout, { end: false });

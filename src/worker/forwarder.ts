@@ -1,6 +1,15 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { rmSync } from 'node:fs';
+import type { RemoteAddress } from '../internal/net';
 import { trace } from '../log';
+
+/**
+ * Carries the client's address (`<family> <address> <port>`) to the worker a request is
+ * forwarded to, whose app sees it as `req.socket.remoteAddress`: the hop is invisible.
+ * Dropped from what clients send, so nobody outside can set it.
+ */
+export const CLIENT_HEADER = 'x-corral-client';
 
 /** Headers that describe one hop, never passed on (RFC 9110 7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -15,6 +24,7 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   // We answer `Expect: 100-continue` on the outer hop ourselves.
   'expect',
+  CLIENT_HEADER,
 ]);
 
 /**
@@ -58,8 +68,8 @@ export class Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, peerPath: string): void {
     trace.forward('%s %s -> %s', req.method, req.url, peerPath);
     const headers = withoutHopByHop(req.rawHeaders);
-    const client = req.socket.remoteAddress;
-    if (client !== undefined) appendForwardedFor(headers, client);
+    const { remoteAddress, remotePort, remoteFamily } = req.socket;
+    if (remoteAddress !== undefined) headers.push(CLIENT_HEADER, `${remoteFamily ?? ''} ${remoteAddress} ${remotePort ?? 0}`);
     const inner = request({
       socketPath: peerPath,
       method: req.method,
@@ -117,12 +127,14 @@ function withoutHopByHop(raw: readonly string[]): string[] {
   return out;
 }
 
-function appendForwardedFor(headers: string[], client: string): void {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i]!.toLowerCase() === 'x-forwarded-for') {
-      headers[i + 1] = `${headers[i + 1]}, ${client}`;
-      return;
-    }
-  }
-  headers.push('X-Forwarded-For', client);
+/** The client a forwarding peer named (and the header taken out of what the app sees), or undefined. */
+export function readClientHeader(req: IncomingMessage): RemoteAddress | undefined {
+  const value = req.headers[CLIENT_HEADER];
+  if (typeof value !== 'string') return undefined;
+  delete req.headers[CLIENT_HEADER];
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === CLIENT_HEADER) raw.splice(i, 2);
+  const [family, address, port] = value.split(' ');
+  if ((family !== 'IPv4' && family !== 'IPv6') || address === undefined || isIP(address) === 0) return undefined;
+  return { family, address, port: Number(port) || 0 };
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { isWritingResponse } from '../internal/http';
-import { handleOf } from '../internal/net';
+import { handleOf, showRemote, type RemoteAddress } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 
@@ -11,6 +11,8 @@ import { trace } from '../log';
  */
 export class Intake {
   readonly #bytes = new WeakMap<RawHandle, Buffer>();
+  /** The client a PROXY header named, for the socket Node is about to build on the handle. */
+  readonly #clients = new WeakMap<RawHandle, RemoteAddress>();
   readonly #relayedHandles = new WeakSet<RawHandle>();
   readonly #relayed = new WeakSet<Socket>();
   #taken = 0;
@@ -38,12 +40,14 @@ export class Intake {
    * `onconnection`, reached through the stand-in handle) builds the socket and does the
    * server's bookkeeping, so `server.close()` and `maxConnections` count it.
    */
-  deliver(deliverTo: (status: number, handle: RawHandle) => void, handle: RawHandle, bytes: Buffer, relayed: boolean): void {
+  deliver(deliverTo: (status: number, handle: RawHandle) => void, handle: RawHandle, bytes: Buffer, relayed: boolean, client: RemoteAddress | undefined): void {
     this.#taken++;
     if (bytes.length > 0) this.#bytes.set(handle, bytes);
     if (relayed) this.#relayedHandles.add(handle);
+    if (client !== undefined) this.#clients.set(handle, client);
     deliverTo(0, handle);
     this.#bytes.delete(handle);
+    this.#clients.delete(handle);
   }
 
   /** Whether a socket came back from another worker (a relayed upgrade): serve it here, whatever it asks. */
@@ -56,6 +60,8 @@ export class Intake {
     const handle = handleOf(socket);
     const bytes = handle === undefined ? undefined : this.#bytes.get(handle);
     if (bytes !== undefined) socket.unshift(bytes);
+    const client = handle === undefined ? undefined : this.#clients.get(handle);
+    if (client !== undefined) showRemote(socket, client);
     if (handle !== undefined && this.#relayedHandles.has(handle)) this.#relayed.add(socket);
     this.#sockets.set(socket, 0);
     this.#onChange();

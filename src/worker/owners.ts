@@ -1,59 +1,80 @@
+import type { IncomingMessage } from 'node:http';
 import type { SlotInfo } from '../protocol/messages';
-import { sidOfTarget, slotOfSid } from '../protocol/sid';
+import type { Candidate, RoutedRequest, Router } from '../routing';
 
 /** Who must serve a request, as a worker sees it. */
 export type Owner =
-  /** This worker: the app serves it here (no sid, our own session, or nobody's). */
+  /** This worker: the app serves it here (its own session, visitor or key, or nobody's). */
   | { readonly kind: 'here' }
-  /** Another live worker's session: forward it over that worker's internal socket. */
+  /** Another live worker's: forward it over that worker's internal socket. */
   | { readonly kind: 'peer'; readonly slot: number; readonly path: string }
-  /** A session of a worker that is unresponsive now: tell the client to retry. */
+  /** A session (or visitor) of a worker that is unresponsive now: tell the client to retry. */
   | { readonly kind: 'stalled'; readonly slot: number };
 
 const HERE: Owner = { kind: 'here' };
 
-/**
- * A worker's map of sessions to workers: the sid names its host and slot, the primary tells
- * which slots are live (and where their internal servers listen) and which are unresponsive.
- * A sid of another host, of a dead slot or of no slot is served here, and Engine.IO answers it.
- */
-export class SessionOwners {
-  readonly #slot: number;
-  /** `<host id>.`: a sid of another host is nobody's here. */
-  readonly #hostPrefix: string;
-  /** Engine.IO paths of this worker's attached Socket.IO servers: where `sid` means a session. */
-  readonly #enginePaths: string[] = [];
-  readonly #peers = new Map<number, string>();
-  #stalled: ReadonlySet<number> = new Set();
+/** A parsed request as the router sees it: the same questions the primary asks of raw bytes. */
+class IncomingRequest implements RoutedRequest {
+  readonly #req: IncomingMessage;
 
-  constructor(slot: number, hostId: string) {
-    this.#slot = slot;
-    this.#hostPrefix = `${hostId}.`;
+  constructor(req: IncomingMessage) {
+    this.#req = req;
   }
 
-  /** Read `sid` on this Engine.IO path too. Returns false when it was known already. */
-  addEnginePath(path: string): boolean {
-    if (this.#enginePaths.includes(path)) return false;
-    this.#enginePaths.push(path);
-    return true;
+  get remoteAddress(): string {
+    return this.#req.socket.remoteAddress ?? '';
+  }
+
+  get url(): string | undefined {
+    return this.#req.url;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.#req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
+
+/**
+ * A worker's view of which worker each request belongs to. A keep-alive connection (a
+ * browser's, a balancer's pool) is routed by its first request only, so the worker asks the
+ * same router the primary uses about every request, over the live slots the primary
+ * announced, and passes on those that belong elsewhere.
+ */
+export class RequestOwners {
+  readonly #slot: number;
+  readonly #router: Router;
+  readonly #peers = new Map<number, string>();
+  #live: Candidate[] = [];
+  #stalled: ReadonlySet<number> = new Set();
+
+  constructor(slot: number, router: Router) {
+    this.#slot = slot;
+    this.#router = router;
   }
 
   /** The primary's word on the live slots and the unresponsive ones. */
   update(slots: readonly SlotInfo[], unresponsive: readonly number[]): void {
     this.#peers.clear();
     for (const s of slots) if (s.slot !== this.#slot) this.#peers.set(s.slot, s.forwardPath);
+    this.#live = slots.map((s) => ({ slot: s.slot, load: 0 }));
     this.#stalled = new Set(unresponsive);
   }
 
-  /** Who serves the request for this URL. Costs nothing but a length check in a worker with no Socket.IO. */
-  ownerOf(url: string | undefined): Owner {
-    if (this.#enginePaths.length === 0 || url === undefined) return HERE;
-    const sid = sidOfTarget(url, this.#enginePaths);
-    if (sid === undefined) return HERE;
-    const slot = slotOfSid(sid, this.#hostPrefix);
-    if (slot < 0 || slot === this.#slot) return HERE;
-    const path = this.#peers.get(slot);
+  /** Whether `slot` has a ready worker, this one included. */
+  isLive(slot: number): boolean {
+    return slot === this.#slot || this.#peers.has(slot);
+  }
+
+  /** Who serves this request. A sid naming a dead slot, and anything nobody owns, is served here. */
+  ownerOf(req: IncomingMessage): Owner {
+    if (!this.#router.perRequest) return HERE;
+    const request = new IncomingRequest(req);
+    const slot = this.#live.length === 0 ? -1 : this.#router.route(request, this.#live);
+    if (slot === this.#slot) return HERE;
+    const path = slot < 0 ? undefined : this.#peers.get(slot);
     if (path !== undefined) return { kind: 'peer', slot, path };
-    return this.#stalled.has(slot) ? { kind: 'stalled', slot } : HERE;
+    const named = this.#router.namedSlot(request);
+    return named >= 0 && named !== this.#slot && this.#stalled.has(named) ? { kind: 'stalled', slot: named } : HERE;
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RawHandle } from '../internal/raw-handle';
-import { handleOf, holdReads } from '../internal/net';
+import { handleOf, holdReads, shownRemote } from '../internal/net';
 import { trace } from '../log';
 import { HANDOFF_DEADLINE_MS, TAG, type ToPrimary } from '../protocol/messages';
 
@@ -71,7 +71,8 @@ export class Relay {
     });
     trace.forward('upgrade %s -> relayed to slot %d', req.url, slot);
     const bytes = Buffer.concat([serializeHead(req), rest]).toString('base64');
-    this.#send({ tag: TAG, type: 'relay', seq, slot, bytes, deadline }, handle);
+    const client = shownRemote(socket);
+    this.#send(client === undefined ? { tag: TAG, type: 'relay', seq, slot, bytes, deadline } : { tag: TAG, type: 'relay', seq, slot, bytes, deadline, client }, handle);
   }
 
   /** The primary answered a relay (or its deadline passed: refused). */

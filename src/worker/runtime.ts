@@ -2,14 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { boundHeadTime } from '../internal/http';
-import { atConnectionLimit } from '../internal/net';
+import { atConnectionLimit, showRemote, type RemoteAddress } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 import { isCorralMessage, STALLED_MESSAGE, STALLED_RETRY_AFTER_S, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
 import type { WorkerEnv } from '../protocol/worker-env';
-import { Forwarder } from './forwarder';
 import { Intake } from './intake';
-import { SessionOwners } from './owners';
+import { RequestOwners } from './owners';
+import { CookieRouter, createRouter, EngineSessions, type SlotCookies } from '../routing';
+import { appendSetCookie } from './set-cookie';
+import { Forwarder, readClientHeader } from './forwarder';
 import { hookListen } from './listen-hook';
 import { Relay } from './relay';
 import { StandInHandle } from './stand-in';
@@ -43,8 +45,12 @@ export class WorkerRuntime {
   readonly #intake = new Intake(() => this.#scheduleLoadReport());
   readonly #forwarder = new Forwarder();
   readonly #relay: Relay;
-  /** Which worker each request's session lives on. */
-  readonly #owners: SessionOwners;
+  /** Engine.IO paths of this worker's attached Socket.IO servers: where `sid` means a session. */
+  readonly #sessions: EngineSessions;
+  /** Which worker each request belongs to. */
+  readonly #owners: RequestOwners;
+  /** `--sticky cookie`: the cookies this worker issues to new visitors. */
+  readonly #cookies: SlotCookies | undefined;
   readonly #drainables: Drainable[] = [];
   #server: Server | undefined;
   #standIn: StandInHandle | undefined;
@@ -60,7 +66,10 @@ export class WorkerRuntime {
 
   constructor(env: WorkerEnv) {
     this.env = env;
-    this.#owners = new SessionOwners(env.slot, env.hostId);
+    this.#sessions = new EngineSessions(env.hostId);
+    const router = createRouter(env, this.#sessions);
+    this.#owners = new RequestOwners(env.slot, router);
+    this.#cookies = router instanceof CookieRouter ? router.cookies : undefined;
     this.#relay = new Relay((message, handle) => this.send(message, handle));
   }
 
@@ -97,7 +106,7 @@ export class WorkerRuntime {
   /** `attach(io)` saw an Engine.IO server on `path` (normalized): sessions there carry our slot. */
   addEnginePath(path: string, drainable: Drainable): void {
     this.#drainables.push(drainable);
-    if (!this.#owners.addEnginePath(path)) return;
+    if (!this.#sessions.addPath(path)) return;
     this.send({ tag: TAG, type: 'engine-path', path });
   }
 
@@ -122,7 +131,7 @@ export class WorkerRuntime {
 
   async #becomeReady(): Promise<void> {
     this.#forwardPath = join(this.env.runtimeDir, `s${this.slot}-${process.pid}.sock`);
-    await this.#forwarder.listen(this.#forwardPath, (req, res) => this.#serveLocally('request', req, res));
+    await this.#forwarder.listen(this.#forwardPath, (req, res) => this.#serveForwarded(req, res));
     this.#listening = true;
     this.#announceReady();
   }
@@ -169,8 +178,11 @@ export class WorkerRuntime {
   }
 
   #forwardRequest(req: IncomingMessage, res: ServerResponse, event: 'request' | 'checkContinue'): boolean {
-    const owner = this.#owners.ownerOf(req.url);
-    if (owner.kind === 'here') return false;
+    const owner = this.#owners.ownerOf(req);
+    if (owner.kind === 'here') {
+      if (this.#cookies !== undefined) this.#issueCookie(req, res);
+      return false;
+    }
     if (owner.kind === 'stalled') {
       // Its worker is stopped or blocked: say so and when to retry, rather than hang the client.
       res.writeHead(503, { 'retry-after': String(STALLED_RETRY_AFTER_S), 'content-type': 'text/plain; charset=utf-8' });
@@ -185,7 +197,7 @@ export class WorkerRuntime {
 
   #relayUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): boolean {
     if (this.#intake.isRelayed(socket)) return false;
-    const owner = this.#owners.ownerOf(req.url);
+    const owner = this.#owners.ownerOf(req);
     if (owner.kind === 'here') return false;
     if (owner.kind === 'stalled') {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${STALLED_RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -194,6 +206,25 @@ export class WorkerRuntime {
     this.#relayed++;
     this.#relay.relay(owner.slot, req, socket, head, (rest) => this.#serveLocally('upgrade', req, socket, rest));
     return true;
+  }
+
+  /**
+   * A visitor whose cookie names no live slot (new, forged, or its worker is gone) is this
+   * worker's from now on: its response says so. One whose cookie names a live peer is here only
+   * because its Engine.IO session is, and keeps its cookie.
+   */
+  #issueCookie(req: IncomingMessage, res: ServerResponse): void {
+    const cookies = this.#cookies!;
+    const named = cookies.slotOf(req.headers.cookie);
+    if (named !== this.slot && !this.#owners.isLive(named)) appendSetCookie(res, cookies.setCookie(this.slot));
+  }
+
+  /** A request a peer passed on: it belongs here; the app sees the client's address, not the peer's socket. */
+  #serveForwarded(req: IncomingMessage, res: ServerResponse): void {
+    const client = readClientHeader(req);
+    if (client !== undefined) showRemote(req.socket, client);
+    if (this.#cookies !== undefined) this.#issueCookie(req, res);
+    this.#serveLocally('request', req, res);
   }
 
   /** Hand a request to the app directly, past the forwarding check. */
@@ -206,7 +237,7 @@ export class WorkerRuntime {
   #onMessage(message: ToWorker, handle: RawHandle | undefined): void {
     switch (message.type) {
       case 'handoff':
-        this.#onHandoff(message.seq, message.bytes, message.relayed, message.deadline, handle);
+        this.#onHandoff(message.seq, message.bytes, message.relayed, message.deadline, message.client, handle);
         return;
       case 'slots':
         this.#owners.update(message.slots, message.unresponsive);
@@ -229,7 +260,7 @@ export class WorkerRuntime {
    * closing it (over `maxConnections`), and one read past its deadline is refused because the
    * primary may have routed it elsewhere already.
    */
-  #onHandoff(seq: number, bytes: string, relayed: boolean, deadline: number, handle: RawHandle | undefined): void {
+  #onHandoff(seq: number, bytes: string, relayed: boolean, deadline: number, client: RemoteAddress | undefined, handle: RawHandle | undefined): void {
     const standIn = this.#standIn;
     const onconnection = standIn !== undefined && standIn.listening ? standIn.onconnection : null;
     const take = handle !== undefined && onconnection !== null && !this.#draining && Date.now() <= deadline && !atConnectionLimit(this.#server);
@@ -239,7 +270,7 @@ export class WorkerRuntime {
       return;
     }
     this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: true });
-    this.#intake.deliver(onconnection.bind(standIn), handle, bytes.length > 0 ? Buffer.from(bytes, 'base64') : EMPTY, relayed);
+    this.#intake.deliver(onconnection.bind(standIn), handle, bytes.length > 0 ? Buffer.from(bytes, 'base64') : EMPTY, relayed, client);
   }
 
   #scheduleLoadReport(): void {

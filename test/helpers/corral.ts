@@ -32,7 +32,7 @@ export interface StartOptions {
   host?: string;
   /** Default 0 (any free port). */
   port?: number;
-  sticky?: 'sid' | 'ip' | 'none';
+  sticky?: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
   /** Run corral under this open-files limit (`prlimit --nofile=soft:hard`), as a shell's `ulimit -n` would. */

@@ -1,4 +1,4 @@
-import type { Candidate } from './types';
+import type { Candidate } from '../routing';
 
 /**
  * Least-loaded choice with round-robin among ties, so a burst of new sessions on idle
