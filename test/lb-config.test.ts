@@ -111,6 +111,16 @@ describe('the generated configs pass the balancers\' own checks', { concurrency:
     });
   }
 
+  test('the HAProxy config sends PROXY v2 to every server, health checks included, unless --no-proxy-protocol', async () => {
+    const on = await lbConfig('haproxy', ['--hosts', 'h1=127.0.1.1:3000']);
+    assert.match(on, /^\s+default-server inter 2s fall 2 rise 2 send-proxy-v2$/m);
+    assert.match(on, /--proxy-protocol --trust-proxy/, 'it says which corral flags match');
+    const off = await lbConfig('haproxy', ['--hosts', 'h1=127.0.1.1:3000', '--no-proxy-protocol']);
+    assert.doesNotMatch(off.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n'), /send-proxy/);
+    assert.match(off, /--no-proxy-protocol/, 'the command that wrote it says so');
+    assert.match(await lbConfig('nginx', ['--hosts', 'h1=127.0.1.1:3000']), /--trust-proxy/);
+  });
+
   test('every slot gets its own sid prefix in base36, as corral writes it', async () => {
     const args = ['--hosts', 'h1=127.0.1.1:3000', '--slot-ports', '4000', '--workers', '12'];
     const nginx = await lbConfig('nginx', args);
@@ -238,6 +248,9 @@ async function namesWithoutSid(port: number, expected: readonly string[], max: n
   return seen;
 }
 
+/** HAProxy sends PROXY v2 by default, which only corral (with --proxy-protocol) reads. */
+const plainHttp = (balancer: string): string[] => (balancer === 'haproxy' ? ['--no-proxy-protocol'] : []);
+
 const start = (balancer: (typeof BALANCERS)[number], config: string): Promise<RunningBalancer> =>
   balancer === 'nginx' ? startNginx('suite', config) : startHaproxy('suite', config);
 
@@ -250,7 +263,8 @@ for (const balancer of BALANCERS) {
       const [p1, p2, listen] = [await freePort(H1), await freePort(H2), await freePort('127.0.0.1')];
       h1 = await standIn('h1', H1, p1);
       h2 = await standIn('h2', H2, p2);
-      lb = await start(balancer, await lbConfig(balancer, ['--hosts', `h1=${H1}:${p1},h2=${H2}:${p2}`, '--listen', `127.0.0.1:${listen}`]));
+      // The stand-ins are plain http servers: no PROXY header for them.
+      lb = await start(balancer, await lbConfig(balancer, ['--hosts', `h1=${H1}:${p1},h2=${H2}:${p2}`, '--listen', `127.0.0.1:${listen}`, ...plainHttp(balancer)]));
     });
     after(async () => {
       await lb?.stop();
@@ -333,7 +347,7 @@ for (const balancer of BALANCERS) {
         for (const slot of [0, 1]) slots.set(`${host}/${slot}`, await standIn(`${host}/${slot}`, address, base + slot));
       }
       const args = ['--hosts', `h1=${H1}:${p1},h2=${H2}:${p2}`, '--listen', `127.0.0.1:${listen}`, '--slot-ports', String(base), '--workers', '2'];
-      lb = await start(balancer, await lbConfig(balancer, args));
+      lb = await start(balancer, await lbConfig(balancer, [...args, ...plainHttp(balancer)]));
     });
     after(async () => {
       await lb?.stop();

@@ -6,6 +6,7 @@ interface LbFlags {
   listen?: string;
   slotPorts?: string;
   workers?: string;
+  proxyProtocol?: boolean;
 }
 
 /**
@@ -23,6 +24,7 @@ export function registerLbConfig(program: Command): void {
     .option('--listen <[addr:]port>', 'where the balancer listens (default: 80, every IPv4 interface)')
     .option('--slot-ports <base>', 'the hosts run corral with --slot-ports BASE: route to each worker slot\'s own port')
     .option('--workers <n>', 'worker slots per host, with --slot-ports (1 to 1024)')
+    .option('--no-proxy-protocol', 'HAProxy: do not send the PROXY v2 header (then corral sees the balancer as the client; run it with --trust-proxy for X-Forwarded-For)')
     .addHelpText('after', '\nExample:\n  corral lb-config nginx --hosts web-1=10.0.0.11:3000,web-2=10.0.0.12:3000 --listen 80 > corral.conf\n  nginx -p . -c corral.conf')
     // Usage errors commander catches itself (a flag without its value, an unknown flag) exit 2
     // like corral's own bad options; its message, already printed, names the flag.
@@ -31,7 +33,7 @@ export function registerLbConfig(program: Command): void {
     })
     .action((balancer: string | undefined, flags: LbFlags) => {
       const kind = balancerOf(balancer);
-      const plan = resolveLbPlan({ hosts: flags.hosts, listen: flags.listen, slotPorts: flags.slotPorts, workers: flags.workers });
+      const plan = resolveLbPlan({ hosts: flags.hosts, listen: flags.listen, slotPorts: flags.slotPorts, workers: flags.workers, proxyProtocol: flags.proxyProtocol });
       process.stdout.write(lbConfig(kind, plan));
     });
 }

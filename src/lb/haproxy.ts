@@ -63,9 +63,22 @@ export function haproxyConfig(plan: LbPlan): string {
     `    option redispatch 1`,
     `    retry-on conn-failure`,
     `    # Health checks (a TCP connect every 2 s): two failures take a server out of new sessions,`,
-    `    # two successes bring it back. When corral reads the PROXY protocol, add send-proxy-v2`,
-    `    # here to pass the client's address that way; every corral behind must then expect it.`,
-    `    default-server inter 2s fall 2 rise 2`,
+    `    # two successes bring it back.`,
+    ...(plan.proxyProtocol
+      ? [
+          `    # send-proxy-v2: every server connection (health checks too) starts with a PROXY v2`,
+          `    # header naming the client, so the app sees the client's address as the socket's and`,
+          `    # --sticky ip routes by it. A server connection is reused only by requests with the same`,
+          `    # PROXY block, so the header holds for every request on it. Run each corral with`,
+          `    #   --proxy-protocol --trust-proxy <this balancer's address>`,
+          `    # (print this config with --no-proxy-protocol for a corral without it).`,
+          `    default-server inter 2s fall 2 rise 2 send-proxy-v2`,
+        ]
+      : [
+          `    # No PROXY header (--no-proxy-protocol): corral sees this balancer as the client. Run it`,
+          `    # with --trust-proxy <this balancer's address> to route --sticky ip by X-Forwarded-For.`,
+          `    default-server inter 2s fall 2 rise 2`,
+        ]),
     ``,
     `frontend corral`,
     `    bind ${bind}`,

@@ -30,6 +30,8 @@ export interface LbPlan {
   readonly hosts: readonly LbHost[];
   readonly listen: LbListen;
   readonly slotPorts: LbSlotPorts | undefined;
+  /** HAProxy sends a PROXY v2 header on every server connection (corral runs with --proxy-protocol). */
+  readonly proxyProtocol: boolean;
 }
 
 /** What a user gives `corral lb-config`: the flags, as strings. */
@@ -38,6 +40,8 @@ export interface LbInput {
   listen?: string | undefined;
   slotPorts?: string | undefined;
   workers?: string | undefined;
+  /** Default true: `--no-proxy-protocol` turns it off. */
+  proxyProtocol?: boolean | undefined;
 }
 
 /** Most worker slots per host, as `corral start --workers`. */
@@ -59,7 +63,7 @@ export function resolveLbPlan(input: LbInput): Readonly<LbPlan> {
       }
     }
   }
-  return Object.freeze({ hosts: Object.freeze(hosts), listen, slotPorts });
+  return Object.freeze({ hosts: Object.freeze(hosts), listen, slotPorts, proxyProtocol: input.proxyProtocol !== false });
 }
 
 /** The ports the balancer connects to on a host: its public port, or all its slot ports. */

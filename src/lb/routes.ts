@@ -90,5 +90,6 @@ export function commandOf(balancer: string, plan: LbPlan): string {
   const hosts = plan.hosts.map((h) => `${h.id}=${formatEndpoint(h.address, h.kind, h.port)}`).join(',');
   const listen = plan.listen.address === undefined ? String(plan.listen.port) : formatEndpoint(plan.listen.address, plan.listen.kind, plan.listen.port);
   const slots = plan.slotPorts === undefined ? '' : ` --slot-ports ${plan.slotPorts.base} --workers ${plan.slotPorts.workers}`;
-  return `corral lb-config ${balancer} --hosts ${hosts} --listen ${listen}${slots}`;
+  const proxy = balancer === 'haproxy' && !plan.proxyProtocol ? ' --no-proxy-protocol' : '';
+  return `corral lb-config ${balancer} --hosts ${hosts} --listen ${listen}${slots}${proxy}`;
 }
