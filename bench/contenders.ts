@@ -6,7 +6,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { descendants, killQuietly } from './proc';
 
-export type ContenderId = 'single' | 'cluster-rr' | 'sticky-io' | 'sticky-session' | 'corral-sid' | 'corral-ip';
+export type ContenderId = 'single' | 'cluster-rr' | 'sticky-io' | 'sticky-session' | 'corral-sid' | 'corral-ip' | FrontDoorId;
+/** corral variants measured by bench/front-door.ts only. */
+export type FrontDoorId = 'corral-cookie' | 'corral-header' | 'corral-xff' | 'corral-proxy-ip' | 'corral-proxy-sid';
 
 export const ROOT = path.resolve(__dirname, '..');
 const CORRAL_CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -25,7 +27,7 @@ export interface ContenderSpec {
   command(port: number): { args: string[]; env: Record<string, string> };
 }
 
-const peer = (id: ContenderId, label: string, script: string, ipHash = false): ContenderSpec => ({
+export const peer = (id: ContenderId, label: string, script: string, ipHash = false): ContenderSpec => ({
   id,
   label,
   workers: 2,
@@ -38,9 +40,10 @@ const peer = (id: ContenderId, label: string, script: string, ipHash = false): C
   }),
 });
 
-const corral = (id: ContenderId, sticky: 'sid' | 'ip'): ContenderSpec => ({
+/** corral with `--sticky STICKY` and any other flags (`extra`), labelled by its flags. */
+export const corral = (id: ContenderId, sticky: string, extra: readonly string[] = []): ContenderSpec => ({
   id,
-  label: `corral --sticky ${sticky}`,
+  label: ['corral --sticky', sticky, ...extra].join(' '),
   workers: 2,
   ipHash: sticky === 'ip',
   readyLines: 2,
@@ -49,7 +52,7 @@ const corral = (id: ContenderId, sticky: 'sid' | 'ip'): ContenderSpec => ({
       ? null
       : 'not built: dist/cli/main.js missing (npm run build)',
   command: (port) => ({
-    args: [CORRAL_CLI, 'start', 'bench/app.js', '--workers', '2', '--port', String(port), '--host', '127.0.0.1', '--sticky', sticky],
+    args: [CORRAL_CLI, 'start', 'bench/app.js', '--workers', '2', '--port', String(port), '--host', '127.0.0.1', '--sticky', sticky, ...extra],
     env: { BENCH_MODE: 'corral', PORT: String(port), HOST: '127.0.0.1' },
   }),
 });

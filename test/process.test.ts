@@ -89,7 +89,7 @@ describe('bad configuration gets a message that says what to do', () => {
     const cases: [string[], RegExp][] = [
       [['--workers', '0'], /--workers.*whole number from 1 to 1024, or "auto"/],
       [['--workers', 'many'], /--workers/],
-      [['--sticky', 'cookie-jar'], /--sticky.*"sid", "ip", "none".*"cookie-jar"/],
+      [['--sticky', 'cookie-jar'], /--sticky.*"sid", "ip", "cookie", "query:NAME", "header:NAME", "none".*"cookie-jar"/],
       [['--port', '70000'], /--port.*0 to 65535/],
       [['--head-timeout', '-5'], /--head-timeout/],
     ];

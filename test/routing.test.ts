@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generateSid, normalizeEnginePath, parseSid, sidOfTarget, slotOfSid } from '../src/protocol/sid';
-import { EngineSessions, IpRouter, NoneRouter, SidRouter } from '../src/routing';
+import { CookieRouter, EngineSessions, IpRouter, KeyRouter, NoneRouter, SidRouter, SlotCookies, TrustList } from '../src/routing';
 import { targetOfLine } from '../src/routing/sid';
 import { LeastLoaded } from '../src/primary/least-loaded';
 import type { Candidate, RoutedRequest, Router } from '../src/routing';
@@ -173,3 +173,66 @@ describe('none router', () => {
     assert.equal(pick(undefined, loads), 1);
   });
 });
+
+describe('cookie, key and proxied-ip routers', () => {
+  const sessions = new EngineSessions(HOST, PATHS);
+  const live: Candidate[] = [
+    { slot: 0, load: 0 },
+    { slot: 1, load: 0 },
+  ];
+  const withHeaders = (url: string, headers: Record<string, string>, remoteAddress = ''): RoutedRequest => ({ remoteAddress, url, header: (n) => headers[n] });
+
+  test('cookie: a live slot named by a valid cookie, a valid sid first, else anyone', () => {
+    const cookies = new SlotCookies(HOST, 'c'.repeat(64), 3000);
+    const router = new CookieRouter(sessions, cookies);
+    const cookie = (slot: number): Record<string, string> => ({ cookie: `a=1; corral_3000=${cookies.valueFor(slot)}` });
+    assert.equal(router.route(withHeaders('/cart', cookie(1)), live), 1);
+    assert.equal(router.route(withHeaders('/cart', cookie(7)), live), -1, 'a slot that is not live');
+    assert.equal(router.route(withHeaders('/cart', {}), live), -1);
+    assert.equal(router.route(withHeaders(`/socket.io/?EIO=4&sid=${generateSid(HOST, 0)}`, cookie(1)), live), 0, 'the sid wins');
+    assert.equal(router.namedSlot(withHeaders('/cart', cookie(7))), 7);
+  });
+
+  test('query and header keys: one slot per key, moved only when its slot leaves; a valid sid first', () => {
+    for (const router of [new KeyRouter('query', 'room', sessions), new KeyRouter('header', 'x-tenant', sessions)]) {
+      const request = (key: string | undefined, sid?: string): RoutedRequest => {
+        const query = [key === undefined || router.name !== 'query' ? '' : `room=${key}`, sid === undefined ? '' : `sid=${sid}`].filter((p) => p !== '').join('&');
+        return withHeaders(`/socket.io/?${query}`, key === undefined || router.name !== 'header' ? {} : { 'x-tenant': key });
+      };
+      const four = slots4();
+      const without3 = four.filter((c) => c.slot !== 3);
+      const spread = new Set<number>();
+      for (let k = 0; k < 200; k++) {
+        const slot = router.route(request(`k${k}`), four);
+        spread.add(slot);
+        assert.equal(router.route(request(`k${k}`), four), slot);
+        if (slot !== 3) assert.equal(router.route(request(`k${k}`), without3), slot);
+      }
+      assert.equal(spread.size, 4);
+      assert.equal(router.route(request(undefined), four), -1);
+      assert.equal(router.route(request('k1', generateSid(HOST, 2)), four), 2);
+    }
+  });
+
+  test('ip behind a trusted proxy: the forwarded client, a valid sid first', () => {
+    const router = new IpRouter(new TrustList(['127.0.0.1/32']), sessions);
+    const via = (client: string, url = '/'): RoutedRequest => withHeaders(url, { 'x-forwarded-for': client }, '127.0.0.1');
+    const picks = new Set<number>();
+    for (let i = 1; i < 50; i++) {
+      const slot = router.route(via(`203.0.113.${i}`), live);
+      picks.add(slot);
+      assert.equal(router.route(via(`198.51.100.7, 203.0.113.${i}`), live), slot, 'the right-most untrusted entry');
+    }
+    assert.equal(picks.size, 2);
+    const untrusted = (client: string): RoutedRequest => withHeaders('/', { 'x-forwarded-for': client }, '127.0.0.9');
+    assert.equal(new Set(Array.from({ length: 20 }, (_, i) => router.route(untrusted(`203.0.113.${i}`), live))).size, 1);
+    assert.equal(router.route(via('203.0.113.1', `/socket.io/?EIO=4&sid=${generateSid(HOST, 1)}`), live), 1);
+    assert.equal(router.route(via('203.0.113.2', `/socket.io/?EIO=4&sid=${generateSid(HOST, 0)}`), live), 0);
+    assert.equal(router.perRequest, true);
+    assert.equal(new IpRouter().perRequest, false, 'without a trusted proxy the address is the connection\'s');
+  });
+});
+
+function slots4(): Candidate[] {
+  return [0, 1, 2, 3].map((slot) => ({ slot, load: 0 }));
+}

@@ -174,6 +174,9 @@ export class Primary implements Controllable {
     }
     if (config.adapter === 'cluster') setupAdapterRelay();
     this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP, cookieSecret);
+    if (config.trustProxy.length > 0 && !config.proxyProtocol && !this.#readsForwardedFor) {
+      log.warn(`--trust-proxy changes nothing here: only --sticky ip routes by the client's address, and without --proxy-protocol corral learns it from X-Forwarded-For for that alone. The header still reaches the app.`);
+    }
     const slots = config.slotPorts > 0 ? `, slot ports ${config.slotPorts}-${config.slotPorts + config.workers - 1}` : '';
     const adapter = config.adapter === 'cluster' ? 'cluster (IPC)' : `${config.adapter} ${redactUrl(config.redis)}`;
     log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} ${config.workers === 1 ? 'worker' : 'workers'}, sticky=${stickyLabel(config)}${this.#frontDoor()}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);

@@ -32,7 +32,7 @@ export function createRouter(settings: RouterSettings, sessions: EngineSessions)
     case 'sid':
       return new SidRouter(sessions);
     case 'ip':
-      return new IpRouter(new TrustList(settings.trustProxy));
+      return new IpRouter(new TrustList(settings.trustProxy), sessions);
     case 'cookie':
       return new CookieRouter(sessions, new SlotCookies(settings.hostId, settings.cookieSecret, settings.port));
     case 'query':
