@@ -26,7 +26,11 @@ interface Variant {
 }
 
 const client = (i: number): string => `203.0.113.${(i % 250) + 1}`;
-const TRUST = ['--trust-proxy', '127.0.0.0/8'];
+/**
+ * The load comes from 127.0.0.2-33 (SPREAD), the readiness probe from 127.0.0.1: trusting only
+ * the former lets the probe through as a plain client, as a balancer's neighbours would be.
+ */
+const TRUST = ['--trust-proxy', '127.0.0.2/31,127.0.0.4/30,127.0.0.8/29,127.0.0.16/28,127.0.0.32/31'];
 
 const VARIANTS: Variant[] = [
   { spec: peer('cluster-rr', 'cluster round-robin', 'cluster-rr.js') },

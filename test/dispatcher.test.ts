@@ -26,6 +26,7 @@ function worker(slot: number): { wp: WorkerProcess; sent: { message: ToWorker; h
     send: (message, handle) => void sent.push({ message, handle }),
     connected: () => true,
     exited: () => false,
+    exitedHow: () => undefined,
     onExit: () => undefined,
     kill: () => undefined,
   };

@@ -399,9 +399,10 @@ export class Primary implements Controllable {
     this.#control?.close();
     this.#heads?.close();
     this.#dispatcher.close();
-    const killed = await this.#supervisor.stop();
+    const { killed, unclean } = await this.#supervisor.stop();
     if (killed.length > 0) log.warn(`killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
+    for (const { worker, how } of unclean) log.warn(`${worker.name} did not drain: it ${how} while draining; requests it held may have been cut.`);
     if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
-    return killed.length > 0 || this.#failure !== undefined ? 1 : 0;
+    return killed.length > 0 || unclean.length > 0 || this.#failure !== undefined ? 1 : 0;
   }
 }

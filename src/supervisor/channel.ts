@@ -15,6 +15,8 @@ export interface WorkerChannel {
   connected(): boolean;
   /** Whether the process has exited. */
   exited(): boolean;
+  /** How it exited ('' for code 0, else `killed by SIGINT` or `exited with code 1`), undefined while it runs. */
+  exitedHow(): string | undefined;
   /** Call `listener` once the process has exited (at once if it has). */
   onExit(listener: () => void): void;
   kill(signal: NodeJS.Signals): void;
@@ -33,6 +35,12 @@ export function clusterChannel(worker: Worker): WorkerChannel {
     },
     connected: () => worker.isConnected(),
     exited: () => worker.process.exitCode !== null || worker.process.signalCode !== null,
+    exitedHow() {
+      const { exitCode, signalCode } = worker.process;
+      if (signalCode !== null) return `killed by ${signalCode}`;
+      if (exitCode === null) return undefined;
+      return exitCode === 0 ? '' : `exited with code ${exitCode}`;
+    },
     onExit(listener) {
       if (worker.process.exitCode !== null || worker.process.signalCode !== null) listener();
       else worker.once('exit', () => listener());

@@ -68,7 +68,7 @@ export class Supervisor {
   #cookieSecret = '';
   #reloading: Promise<ReloadReport> | undefined;
   #stopping = false;
-  #stopped: Promise<WorkerProcess[]> | undefined;
+  #stopped: Promise<StopReport> | undefined;
   readonly #heartbeat: Heartbeat;
   #unresponsive = 0;
 
@@ -173,15 +173,17 @@ export class Supervisor {
   }
 
   /**
-   * Stop: drain every worker within `killTimeout`, SIGKILL the rest. Returns the killed.
+   * Stop: drain every worker within `killTimeout`, SIGKILL the rest. Returns what did not
+   * drain cleanly: the killed, and those that ended some other way meanwhile (a signal sent to
+   * the whole process group, a crash, a non-zero exit), each with how.
    * Idempotent: a second call returns the same promise.
    */
-  stop(): Promise<WorkerProcess[]> {
+  stop(): Promise<StopReport> {
     this.#stopped ??= this.#stopAll();
     return this.#stopped;
   }
 
-  async #stopAll(): Promise<WorkerProcess[]> {
+  async #stopAll(): Promise<StopReport> {
     this.#stopping = true;
     this.#heartbeat.stop();
     const live: WorkerProcess[] = [...this.#retiring];
@@ -193,7 +195,13 @@ export class Supervisor {
         live.push(slot.current);
       }
     }
-    return drainOrKill(live, this.#config.killTimeout);
+    const killed = await drainOrKill(live, this.#config.killTimeout);
+    const unclean: { worker: WorkerProcess; how: string }[] = [];
+    for (const worker of live) {
+      const how = worker.channel.exitedHow();
+      if (!killed.includes(worker) && how !== undefined && how !== '') unclean.push({ worker, how });
+    }
+    return { killed, unclean };
   }
 
   /** Kill every worker now. */
@@ -422,6 +430,14 @@ function url({ address, family, port }: AddressInfo): string {
 
 function mib(bytes: number): number {
   return Math.round(bytes / 1024 / 1024);
+}
+
+/** What a stop left undrained. */
+export interface StopReport {
+  /** Still alive at `--kill-timeout`: SIGKILLed. */
+  readonly killed: readonly WorkerProcess[];
+  /** Ended by themselves, but not with code 0 (a signal, a crash). */
+  readonly unclean: readonly { readonly worker: WorkerProcess; readonly how: string }[];
 }
 
 /** Wait for these workers to exit; SIGKILL those still alive at the deadline. Returns the killed. */

@@ -15,6 +15,7 @@ import { Forwarder, readClientHeader } from './forwarder';
 import { hookListen } from './listen-hook';
 import { Relay } from './relay';
 import { StandInHandle } from './stand-in';
+import { StopSignals } from './signals';
 
 const EMPTY = Buffer.alloc(0);
 /** Coalesce load reports: the primary needs a recent figure, not one per connection. */
@@ -52,6 +53,8 @@ export class WorkerRuntime {
   /** `--sticky cookie`: the cookies this worker issues to new visitors. */
   readonly #cookies: SlotCookies | undefined;
   readonly #drainables: Drainable[] = [];
+  /** SIGINT, SIGHUP, SIGTERM: the primary's to act on; the app's listeners run once drained. */
+  readonly #signals = new StopSignals();
   #server: Server | undefined;
   #standIn: StandInHandle | undefined;
   #emit: Emit | undefined;
@@ -79,6 +82,7 @@ export class WorkerRuntime {
 
   /** Take over the app's listen on the public port and the primary's messages. */
   install(): void {
+    this.#signals.install();
     hookListen(this.env.port, (server) => this.#claim(server));
     process.on('message', (message: unknown, handle: RawHandle | undefined) => {
       if (isCorralMessage(message)) this.#onMessage(message as ToWorker, handle);
@@ -307,6 +311,7 @@ export class WorkerRuntime {
 
   #exit(): void {
     this.#forwarder.close();
+    if (this.#signals.handOver()) return;
     process.exit(0);
   }
 }

@@ -39,6 +39,8 @@ export interface StartOptions {
   nofile?: [soft: number, hard: number];
   /** Run corral on these CPUs only (`taskset -c LIST`): what `--workers auto` counts. */
   cpus?: string;
+  /** Run corral as the leader of its own process group (as a terminal's job): signals to `-pid` reach it and its workers, as Ctrl-C does. */
+  ownGroup?: boolean;
   /** Workers that must report ready before resolving. Default: all. */
   waitReady?: number;
   timeoutMs?: number;
@@ -60,6 +62,7 @@ export async function startCorral(t: Cleanup, app: string, options: StartOptions
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownGroup === true,
   });
   let text = '';
   const waiters = new Set<() => void>();
