@@ -154,17 +154,33 @@ describe('supervisor', () => {
     assert.deepEqual(await whoAnswers(corral), before);
   });
 
-  test('a crash loop halts within the budget and corral exits non-zero with the app\'s error', async () => {
-    const child = spawn(process.execPath, [CLI, 'start', fixture('crash-app.js'), '-w', '2', '-p', '0', '-H', '127.0.0.1', '--max-restarts', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `corral start APP ...extra` to its exit (bounded): exit code and everything it printed. */
+  async function runToExit(app: string, extra: string[]): Promise<{ code: number | null; output: string }> {
+    const child = spawn(process.execPath, [CLI, 'start', fixture(app), '-w', '2', '-p', '0', '-H', '127.0.0.1', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     const [code] = (await once(child, 'exit')) as [number | null];
     clearTimeout(timer);
+    return { code, output };
+  }
+
+  test('a crash loop after the app was ready halts the slot within the budget, and corral exits non-zero with the app\'s error', async () => {
+    const { code, output } = await runToExit('flaky-app.js', ['--max-restarts', '2', '--min-uptime', '5000']);
     assert.equal(code, 1, output);
-    assert.match(output, /slot 0 is in a crash loop/);
-    assert.match(output, /giving up \[ERR_CORRAL_WORKER_CRASH_LOOP\].*\n[^]*cannot read config\.yml/);
+    assert.match(output, /slot \d is in a crash loop/);
+    assert.match(output, /giving up \[ERR_CORRAL_WORKER_CRASH_LOOP\].*\n[^]*lost the database connection/);
+  });
+
+  test('an app that never becomes ready: corral gives up after a retry, with the app\'s error shown once, not once per try', async () => {
+    const { code, output } = await runToExit('crash-app.js', []);
+    assert.equal(code, 1, output);
+    assert.match(output, /giving up \[ERR_CORRAL_WORKER_CRASH_LOOP\]: the app never became ready: 3 workers failed before any was ready[^]*node [^\n]*crash-app\.js/);
+    assert.equal(output.match(/starting a new worker/g)?.length, 2, 'one retry per slot at most');
+    // Printed live once, and once more in the verdict.
+    assert.equal(output.match(/cannot read config\.yml/g)?.length, 2, output);
+    assert.ok(output.split('\n').length < 20, `${output.split('\n').length} lines:\n${output}`);
   });
 
   test('SIGTERM lets in-flight requests finish, and cuts (and reports) one that outlives --kill-timeout', async (t) => {

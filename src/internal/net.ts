@@ -1,4 +1,4 @@
-import { Socket, type Server } from 'node:net';
+import { isIPv4, isIPv6, Socket, SocketAddress, type Server } from 'node:net';
 import type { RawHandle, RawServerHandle } from './raw-handle';
 
 /** The part of net's handle a `net.Socket` keeps: `reading` is how net knows reads are on. */
@@ -84,4 +84,17 @@ export function showRemote(socket: Socket, remote: RemoteAddress): void {
 /** The address {@link showRemote} gave a socket, if it gave one. */
 export function shownRemote(socket: Socket): RemoteAddress | undefined {
   return (socket as Shown)[SHOWN];
+}
+
+/** Whether a listen address means every interface (`::`, `0.0.0.0`, ''). */
+export function isWildcard(host: string): boolean {
+  return host === '' || host === '::' || host === '0.0.0.0' || host === '::0' || host === '0:0:0:0:0:0:0:0';
+}
+
+/** An IP address as Node prints it (`::ffff:1.2.3.4` as `1.2.3.4`), for comparing two; other text as given. */
+export function normalizeAddress(address: string): string {
+  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+  if (family === undefined) return address;
+  const text = new SocketAddress({ address, family }).address;
+  return text.startsWith('::ffff:') && isIPv4(text.slice(7)) ? text.slice(7) : text;
 }

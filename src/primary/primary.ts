@@ -7,6 +7,7 @@ import { defaultControlPath, ensurePrivateDir, runtimeBase, sweepStale, workerDi
 import { CorralError } from '../errors';
 import { checkRuntime } from '../internal/check';
 import { peerAddress, type RawHandle } from '../internal/raw-handle';
+import { normalizeAddress } from '../internal/net';
 import { log } from '../log';
 import type { Config } from '../options';
 import type { PrimaryStatus, ReloadReport, WorkerStatus } from '../control/protocol';
@@ -70,6 +71,12 @@ export class Primary implements Controllable {
   readonly #supervisor: Supervisor;
   /** Made at start with the router; nothing reaches it before. */
   #dispatcher!: Dispatcher;
+  /** A worker announced an attached Socket.IO server (or the missing attach(io) was pointed out). */
+  #engineAnnounced = false;
+  /** Hints workers send that are said once for all of them. */
+  readonly #saidOnce = new Set<string>();
+  /** The host the app's listen() named, once the listeners serve only it. */
+  #appHost: string | undefined;
   /** Slot port connections whose PROXY header is being read: the slot each goes to. */
   readonly #pinnedReads = new Map<RawHandle, number>();
   /** Invalid or untrusted PROXY headers since the last warning (they come in storms too). */
@@ -292,7 +299,20 @@ export class Primary implements Controllable {
       log.warn(`a TLS handshake reached the primary: with --sticky ${stickyLabel(this.config)} the primary must read the request, which TLS hides. Terminate TLS in front of corral, or use --sticky ip.`);
     }
     const address = this.#router!.name === 'ip' ? (read.client?.address ?? peerAddress(handle)) : '';
-    this.#dispatcher.dispatch(new Handoff(handle, bytes, address, read));
+    const handoff = new Handoff(handle, bytes, address, read);
+    if (!this.#engineAnnounced) this.#hintAttach(handoff);
+    this.#dispatcher.dispatch(handoff);
+  }
+
+  /**
+   * Engine.IO session ids that corral did not issue, while no worker's app has called
+   * `attach(io)`: the app forgot it, and its polling clients get "Session ID unknown" from
+   * whichever worker a request lands on. Said once.
+   */
+  #hintAttach(handoff: Handoff): void {
+    if (!this.#sessions.hasSid(handoff.url) || this.#sessions.slotOf(handoff.url) >= 0) return;
+    this.#engineAnnounced = true;
+    log.warn("requests carry Engine.IO session ids that corral did not issue, and no worker's app called attach(io): a session's requests can reach any worker, which answers \"Session ID unknown\". In the app, after `const io = new Server(server)`, add `require('corral').attach(io)` (a no-op outside corral).");
   }
 
   /** A connection on the slot port of `slot`: that slot's, unread. */
@@ -362,13 +382,21 @@ export class Primary implements Controllable {
         this.#dispatcher.settle(wp, message.seq, message.accepted);
         return;
       case 'engine-path':
+        this.#engineAnnounced = true;
         this.#sessions.addPath(message.path);
         return;
       case 'relay':
         this.#relay(wp, message.seq, message.slot, message.bytes, message.deadline, message.client, handle);
         return;
       case 'warn':
-        log.warn(`${wp.name}: ${message.message}`);
+        if (message.once !== true) log.warn(`${wp.name}: ${message.message}`);
+        else if (!this.#saidOnce.has(message.message)) {
+          this.#saidOnce.add(message.message);
+          log.warn(message.message);
+        }
+        return;
+      case 'listen-host':
+        void this.#onAppHost(wp, message.host);
         return;
       default:
         return;
@@ -385,6 +413,50 @@ export class Primary implements Controllable {
       return;
     }
     this.#dispatcher.dispatch(new Handoff(handle, Buffer.from(bytes, 'base64'), '', { target: slot, relayed: true, client }));
+  }
+
+  /**
+   * The app's `listen()` named a host. corral never serves wider than the app asked: bound to
+   * every interface (no --host), it narrows its listeners to that address; bound elsewhere by
+   * --host, or to another host an earlier worker named, it refuses and stops.
+   */
+  async #onAppHost(wp: WorkerProcess, host: string): Promise<void> {
+    const listener = this.#listener;
+    if (listener === undefined || this.#stopping !== undefined) return;
+    const port = listener.address.port;
+    const same = (a: string, b: string): boolean => normalizeAddress(a) === normalizeAddress(b);
+    const bound = this.config.host !== undefined ? listener.address.address : this.#appHost;
+    if (bound !== undefined) {
+      if (same(bound, host)) return;
+      const why = this.config.host !== undefined ? `corral was told --host ${this.config.host} (${bound})` : `another worker's app listens on ${bound}`;
+      this.#failure = new CorralError('ERR_CORRAL_LISTEN_CONFLICT', `${wp.name}: the app listens on ${host}:${port}, but ${why}. Make them agree: drop the host from the app's listen() call, or run corral with --host ${host}.`);
+      log.error(`${this.#failure.message} [${this.#failure.code}]`);
+      void this.stop();
+      return;
+    }
+    this.#appHost = host;
+    listener.server.close();
+    try {
+      this.#listener = await listen(port, host, (handle) => this.#accept(handle), (status) => this.#acceptFailed(status));
+      if (this.#slotPorts !== undefined) {
+        const count = this.#slotPorts.count;
+        this.#slotPorts.close();
+        this.#slotPorts = new SlotPorts(this.config.slotPorts, host, (handle, slot) => this.#acceptPinned(handle, slot), (status) => this.#acceptFailed(status));
+        await this.#slotPorts.open(count);
+      }
+    } catch (err) {
+      this.#failure = new CorralError('ERR_CORRAL_LISTEN_FAILED', `the app listens on ${host}:${port}, and corral could not serve that address: ${(err as Error).message}`);
+      log.error(`${this.#failure.message} [${this.#failure.code}]`);
+      void this.stop();
+      return;
+    }
+    if (this.#stopping !== undefined) {
+      this.#listener.server.close();
+      this.#slotPorts?.close();
+      return;
+    }
+    this.#supervisor.serveAt(this.#listener.address);
+    log.info(`the app listens on ${host}:${port}: corral serves that address only, not every interface (--host ${host} binds it from the start).`);
   }
 
   #allDown(report: string): void {

@@ -38,6 +38,11 @@ export class SlotPorts {
     }
   }
 
+  /** How many slots have ports now. */
+  get count(): number {
+    return this.#listeners.length;
+  }
+
   /** Follow `corral scale`: bind the ports of new slots, close those of removed ones. */
   resize(count: number): void {
     while (this.#listeners.length > count) this.#listeners.pop()?.server.close();

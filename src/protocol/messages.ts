@@ -62,6 +62,8 @@ export type ToPrimary =
   | { tag: typeof TAG; type: 'pong'; seq: number }
   /** The app's server listens (through corral) and the forwarding server is up. */
   | { tag: typeof TAG; type: 'ready'; forwardPath: string }
+  /** The app's `listen()` named this host (an IP, never a wildcard): serve that address only. */
+  | { tag: typeof TAG; type: 'listen-host'; host: string }
   /** The app closed its server: route nothing more here. */
   | { tag: typeof TAG; type: 'not-listening' }
   /** Open connections now, and handoffs taken in all (lets the primary count those in flight). */
@@ -76,8 +78,8 @@ export type ToPrimary =
    * connections that carried another worker's session).
    */
   | { tag: typeof TAG; type: 'stats'; rss: number; cpuMicros: number; forwarded: number; relayed: number }
-  /** Something the operator should read, logged by the primary with the worker's name. */
-  | { tag: typeof TAG; type: 'warn'; message: string };
+  /** Something the operator should read, logged by the primary with the worker's name; `once`: the same text from any worker is logged once. */
+  | { tag: typeof TAG; type: 'warn'; message: string; once?: boolean };
 
 export type Message = ToWorker | ToPrimary;
 

@@ -13,6 +13,8 @@ import { Heartbeat } from './heartbeat';
 
 /** Every ready worker is pinged this often... */
 const HEARTBEAT_MS = 500;
+/** Failures before any worker was ready (a retry among them) that end the start: the app cannot run. */
+const NEVER_READY_FAILURES = 3;
 /** ...and is unresponsive once silent this long: a few missed beats, well above a busy event loop's lag. */
 const MISS_AFTER_MS = 2500;
 
@@ -64,6 +66,13 @@ export class Supervisor {
   readonly #readyWaiters = new Map<WorkerProcess, (ready: boolean) => void>();
   #address: AddressInfo | undefined;
   #runtimeDir = '';
+  /** Whether any worker has been ready since start: until then, a failing app is given up on fast. */
+  #everReady = false;
+  /** Workers that failed before any was ready. */
+  #startFailures = 0;
+  /** Stderr texts printed while no worker was ever ready, and how many repeats were hidden. */
+  readonly #startErrors = new Set<string>();
+  #startErrorsHidden = 0;
   /** The key of `--sticky cookie`'s cookies, the same in every worker ('' otherwise). */
   #cookieSecret = '';
   #reloading: Promise<ReloadReport> | undefined;
@@ -97,6 +106,11 @@ export class Supervisor {
     cluster.setupPrimary({ exec: bootstrap, args: [...this.#config.appArgs], silent: true });
     this.scale(this.#config.workers);
     this.#heartbeat.start();
+  }
+
+  /** The public address moved (narrowed to the host the app's listen() names): workers forked from now on are told. */
+  serveAt(address: AddressInfo): void {
+    this.#address = address;
   }
 
   /** Workers taking connections now (a worker whose channel closed is no candidate, even before its exit). */
@@ -270,7 +284,7 @@ export class Supervisor {
     trace.primary('forked %s', wp.name);
     worker.process.stdout?.pipe(process.stdout, { end: false });
     worker.process.stderr?.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
+      if (this.#firstTimeSeen(chunk)) process.stderr.write(chunk);
       wp.stderr(chunk);
     });
     worker.on('message', (message: unknown, handle: RawHandle | undefined) => {
@@ -295,6 +309,7 @@ export class Supervisor {
         wp.forwardPath = message.forwardPath;
         wp.state = 'ready';
         wp.lastPong = Date.now();
+        this.#everReady = true;
         log.info(`${wp.name} ready: serving ${url(this.#address!)}`);
         const waiter = this.#readyWaiters.get(wp);
         this.#readyWaiters.delete(wp);
@@ -389,10 +404,38 @@ export class Supervisor {
     this.#respawnLater(slot, wp, signal !== null ? `was killed by ${signal}` : `exited with code ${code}`);
   }
 
+  /**
+   * Until some worker has been ready, each worker that fails at start prints the same error: the
+   * same stderr text from another worker is shown once, not once per worker and try.
+   */
+  #firstTimeSeen(chunk: Buffer): boolean {
+    if (this.#everReady) return true;
+    const text = chunk.toString();
+    if (this.#startErrors.has(text)) {
+      this.#startErrorsHidden++;
+      return false;
+    }
+    if (this.#startErrors.size < 64) this.#startErrors.add(text);
+    return true;
+  }
+
   #respawnLater(slot: Slot, wp: WorkerProcess, how: string): void {
+    const retried = slot.policy.restarts > 0;
     const decision = slot.policy.failed(Date.now(), wp.startedAt);
     const tail = wp.lastStderr();
     const stderr = tail ? `\nIts last stderr lines:\n${tail}` : '';
+    // No worker was ever ready and a retry failed too: the app cannot start (it throws at start,
+    // listens elsewhere, misses a module); more tries only repeat its error.
+    if (!this.#everReady && ++this.#startFailures >= NEVER_READY_FAILURES && retried) {
+      for (const s of this.#slots) {
+        if (s.respawn !== undefined) clearTimeout(s.respawn);
+        s.respawn = undefined;
+        s.phase = 'halted';
+      }
+      const hidden = this.#startErrorsHidden > 0 ? ` (the same output of other workers was shown once)` : '';
+      this.#hooks.allDown(`the app never became ready: ${this.#startFailures} workers failed before any was ready; the last ${how}${hidden}. Fix the app (run it alone with \`node ${this.#config.app}\` to see), then start corral again.${stderr}`);
+      return;
+    }
     if (decision.halt) {
       slot.phase = 'halted';
       log.error(`slot ${slot.index} is in a crash loop: ${wp.name} ${how}, ${decision.failures} failures within ${this.#config.restartWindow} ms (--max-restarts ${this.#config.maxRestarts}). Not restarting it; fix the app, then \`corral reload\`.${stderr}`);

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Server as NetServer, type Server, type Socket } from 'node:net';
+import { isIPv6, Server as NetServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { boundHeadTime } from '../internal/http';
-import { atConnectionLimit, showRemote, type RemoteAddress } from '../internal/net';
+import { atConnectionLimit, isWildcard, showRemote, type RemoteAddress } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
 import { isCorralMessage, STALLED_MESSAGE, STALLED_RETRY_AFTER_S, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
@@ -83,7 +83,7 @@ export class WorkerRuntime {
   /** Take over the app's listen on the public port and the primary's messages. */
   install(): void {
     this.#signals.install();
-    hookListen(this.env.port, (server) => this.#claim(server));
+    hookListen(this.env.port, (server, host) => this.#claim(server, host), (other) => this.#listensElsewhere(other));
     process.on('message', (message: unknown, handle: RawHandle | undefined) => {
       if (isCorralMessage(message)) this.#onMessage(message as ToWorker, handle);
     });
@@ -118,15 +118,29 @@ export class WorkerRuntime {
     this.send({ tag: TAG, type: 'warn', message });
   }
 
-  #claim(server: Server): StandInHandle | undefined {
+  /**
+   * The app listens on a port that is not corral's. A second server (metrics, admin) is fine;
+   * before the app has listened on corral's port it is most likely a hard-coded port, which
+   * would only end in `--ready-timeout`: say so at once.
+   */
+  #listensElsewhere(other: number): void {
+    if (this.#server !== undefined) return;
+    this.send({ tag: TAG, type: 'warn', once: true, message: `the app listened on port ${other}, but corral serves port ${this.env.port}: its workers get connections only once the app listens on ${this.env.port}. Listen on process.env.PORT (corral sets it), or run corral with --port ${other}. (A second server on ${other}, such as metrics, is fine once the main one listens on ${this.env.port}.)` });
+  }
+
+  #claim(server: Server, host: string | undefined): StandInHandle | undefined {
     if (this.#server !== undefined) return undefined;
     this.#server = server;
+    // An app that names its host (`listen(3000, '127.0.0.1')`) is served there only: the primary
+    // narrows its listener to it, or refuses when --host says otherwise.
+    const named = host !== undefined && !isWildcard(host);
+    if (named) this.send({ tag: TAG, type: 'listen-host', host });
     this.#interceptEmit(server);
     // --head-timeout covers the whole head, not only the request line the primary reads: a
     // client dripping header bytes (or an HTTP/0.9 `GET /`) gets Node's own 408 after it.
     boundHeadTime(server, this.env.headTimeout);
     this.#standIn = new StandInHandle(
-      this.env.address,
+      named ? { address: host, family: isIPv6(host) ? 'IPv6' : 'IPv4', port: this.env.port } : this.env.address,
       () => void this.#becomeReady(),
       () => this.send({ tag: TAG, type: 'not-listening' }),
     );

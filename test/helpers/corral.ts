@@ -28,8 +28,8 @@ export interface Running {
 
 export interface StartOptions {
   workers?: number;
-  /** Address to bind. Default 127.0.0.1. */
-  host?: string;
+  /** Address to bind. Default 127.0.0.1; null: no --host (every interface), reached on 127.0.0.1. */
+  host?: string | null;
   /** Default 0 (any free port). */
   port?: number;
   sticky?: string;
@@ -53,7 +53,8 @@ export interface StartOptions {
 export async function startCorral(t: Cleanup, app: string, options: StartOptions = {}): Promise<Running> {
   const workers = options.workers ?? 2;
   const host = options.host ?? '127.0.0.1';
-  const args = [CLI, 'start', app, '--workers', String(workers), '--port', String(options.port ?? 0), '--host', host, '--sticky', options.sticky ?? 'sid', ...(options.args ?? [])];
+  const hostArgs = options.host === null ? [] : ['--host', host];
+  const args = [CLI, 'start', app, '--workers', String(workers), '--port', String(options.port ?? 0), ...hostArgs, '--sticky', options.sticky ?? 'sid', ...(options.args ?? [])];
   // prlimit and taskset exec node themselves, so the child's pid is corral's primary either way.
   let [command, argv] = [process.execPath, args];
   if (options.nofile !== undefined) [command, argv] = ['prlimit', [`--nofile=${options.nofile[0]}:${options.nofile[1]}`, command, ...argv]];
@@ -115,7 +116,8 @@ export async function startCorral(t: Cleanup, app: string, options: StartOptions
   };
   if (t !== 'suite') t.after(stop);
 
-  const [, portText] = await waitForOutput(new RegExp(`listening on ${host.replace(/\./g, '\\.')}:(\\d+)`), options.timeoutMs);
+  const bound = options.host === null ? '(?:::|0\\.0\\.0\\.0)' : host.replace(/\./g, '\\.');
+  const [, portText] = await waitForOutput(new RegExp(`listening on ${bound}:(\\d+)`), options.timeoutMs);
   const port = Number(portText);
   const want = options.waitReady ?? workers;
   if (want > 0) await waitForOutput(new RegExp(`(?:ready: serving[^]*){${want}}`), options.timeoutMs);
