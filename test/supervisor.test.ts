@@ -266,3 +266,43 @@ describe('supervisor', () => {
     assert.match(bad.stderr, /--config: .*nope\.json does not exist/);
   });
 });
+
+describe('corral stop waits for the outcome', () => {
+  /** `corral stop` as a user runs it, without blocking this process; its exit code, output, and when it returned. */
+  async function stopCommand(corral: Running, ...extra: string[]): Promise<{ code: number; out: string; at: number }> {
+    const path = /control socket (\S+)/.exec(corral.output())![1]!;
+    return new Promise((resolve) => {
+      execFile(process.execPath, [CLI, 'stop', '--control', path, ...extra], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? -1), out: stdout + stderr, at: Date.now() });
+      });
+    });
+  }
+
+  test('it returns once every worker drained (after the request in flight), exit 0', async (t) => {
+    const corral = await startCorral(t, fixture('slow-app.js'));
+    const slow = exchange(`${corral.url}/?ms=1500`, { agent: false, timeoutMs: 10_000 }).then(() => Date.now());
+    await new Promise((r) => setTimeout(r, 300));
+    const stop = await stopCommand(corral);
+    assert.equal(stop.code, 0, stop.out);
+    assert.match(stop.out, /stopped: every worker drained/);
+    assert.ok(stop.at >= (await slow), 'it returned after the in-flight request was answered');
+  });
+
+  test('a stop that has to kill a worker exits 1 and says so; --no-wait returns at once', async (t) => {
+    const corral = await startCorral(t, fixture('slow-app.js'), { args: ['--kill-timeout', '500'] });
+    const slow = exchange(`${corral.url}/?ms=5000`, { agent: false, timeoutMs: 10_000 }).then(() => 'answered', () => 'cut');
+    await new Promise((r) => setTimeout(r, 300));
+    const stop = await stopCommand(corral);
+    assert.equal(stop.code, 1, stop.out);
+    assert.match(stop.out, /not cleanly/);
+    assert.equal(await slow, 'cut');
+
+    const other = await startCorral(t, fixture('slow-app.js'));
+    const held = exchange(`${other.url}/?ms=1500`, { agent: false, timeoutMs: 10_000 }).then(() => Date.now());
+    await new Promise((r) => setTimeout(r, 300));
+    const quick = await stopCommand(other, '--no-wait');
+    assert.equal(quick.code, 0, quick.out);
+    assert.match(quick.out, /stopping: workers are draining/);
+    assert.ok(quick.at < (await held), 'it returned before the drain ended');
+  });
+});

@@ -118,8 +118,8 @@ function controlPath(flags: TargetFlags): string {
   throw new CorralError('ERR_CORRAL_BAD_OPTION', `several corrals serve port ${port} (on ${hosts}): pick one with --host ADDRESS.`);
 }
 
-async function ask(flags: TargetFlags, request: Parameters<typeof control>[1]): Promise<void> {
-  const response = await control(controlPath(flags), request);
+async function ask(flags: TargetFlags, request: Parameters<typeof control>[1], timeoutMs?: number): Promise<void> {
+  const response = await control(controlPath(flags), request, timeoutMs);
   if (!response.ok) {
     process.stderr.write(`corral: ${response.error}\n`);
     process.exit(1);
@@ -134,7 +134,9 @@ target(program.command('status').description('show the workers of a running corr
   process.stdout.write(flags.json ? `${JSON.stringify({ primary: response.primary, workers: response.workers }, null, 2)}\n` : `${statusTable(response.primary, response.workers)}\n`);
 });
 target(program.command('reload').description('replace every worker, one slot at a time, without dropping a request')).action((flags) => ask(flags, { cmd: 'reload' }));
-target(program.command('stop').description('drain and stop a running corral')).action((flags) => ask(flags, { cmd: 'stop' }));
+target(program.command('stop').description('drain and stop a running corral; exits with its outcome (0: every worker drained)').option('--no-wait', 'return once the stop has begun')).action((flags: TargetFlags & { wait: boolean }) =>
+  ask(flags, { cmd: 'stop', wait: flags.wait }, flags.wait ? 0 : undefined),
+);
 target(program.command('scale').description('change the number of workers of a running corral').argument('<workers>', 'the new number of workers, or "auto" (one per core)')).action((workers: string, flags) => ask(flags, { cmd: 'scale', workers: /^\d+$/.test(workers) ? Number(workers) : workers }));
 
 registerLbConfig(program);

@@ -3,7 +3,7 @@ import { CorralError } from '../errors';
 import { controlPathProblem } from './paths';
 import type { ControlRequest, ControlResponse } from './protocol';
 
-/** Send one request to a running corral's control socket and return its answer. */
+/** Send one request to a running corral's control socket and return its answer (`timeoutMs` 0: wait as long as it takes). */
 export function control(path: string, request: ControlRequest, timeoutMs = 120_000): Promise<ControlResponse> {
   // Whoever answers on a socket we do not own could claim "reload done": do not ask it.
   const problem = controlPathProblem(path);
@@ -14,10 +14,14 @@ export function control(path: string, request: ControlRequest, timeoutMs = 120_0
     const socket = connect(path);
     let text = '';
     socket.setEncoding('utf8');
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer from ${path} within ${timeoutMs} ms`)));
+    if (timeoutMs > 0) socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer from ${path} within ${timeoutMs} ms`)));
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk: string) => (text += chunk));
     socket.on('end', () => {
+      if (text === '' && request.cmd === 'stop') {
+        reject(new CorralError('ERR_CORRAL_CONTROL_FAILED', `the corral on ${path} ended before it told how its stop went; its log says.`));
+        return;
+      }
       try {
         resolve(JSON.parse(text) as ControlResponse);
       } catch {

@@ -4,7 +4,7 @@
  */
 
 /** A request on the control socket: one JSON line. */
-export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop' } | { cmd: 'scale'; workers: number | string };
+export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop'; /** Answer once stopped, with the outcome (else at once). */ wait?: boolean } | { cmd: 'scale'; workers: number | string };
 
 /** The answer: one JSON line. */
 export type ControlResponse =

@@ -12,8 +12,8 @@ export interface Controllable {
   status(): WorkerStatus[];
   reload(): Promise<ReloadReport>;
   scale(workers: number): void;
-  /** Begin a graceful stop (answered before it completes). */
-  requestStop(): void;
+  /** Stop gracefully; resolves the exit code (0: every worker drained). */
+  stop(): Promise<number>;
 }
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -74,7 +74,7 @@ function handle(socket: Socket, target: Controllable): void {
     const end = text.indexOf('\n');
     if (end < 0) return;
     socket.removeAllListeners('data');
-    void answer(text.slice(0, end), target).then((response) => reply(socket, response));
+    void answer(text.slice(0, end), target, socket).then((response) => reply(socket, response));
   });
 }
 
@@ -82,7 +82,7 @@ function reply(socket: Socket, response: ControlResponse): void {
   socket.end(`${JSON.stringify(response)}\n`);
 }
 
-async function answer(line: string, target: Controllable): Promise<ControlResponse> {
+async function answer(line: string, target: Controllable, socket: Socket): Promise<ControlResponse> {
   let request: ControlRequest;
   try {
     request = JSON.parse(line) as ControlRequest;
@@ -96,9 +96,16 @@ async function answer(line: string, target: Controllable): Promise<ControlRespon
       const report = await target.reload();
       return report.ok ? { ok: true, message: report.message } : { ok: false, error: report.message };
     }
-    case 'stop':
-      setImmediate(() => target.requestStop());
-      return { ok: true, message: 'stopping: workers are draining' };
+    case 'stop': {
+      if (request.wait !== true) {
+        setImmediate(() => void target.stop());
+        return { ok: true, message: 'stopping: workers are draining' };
+      }
+      // The drain takes up to --kill-timeout, which may be long: the answer is the outcome.
+      socket.setTimeout(0);
+      const code = await target.stop();
+      return code === 0 ? { ok: true, message: 'stopped: every worker drained' } : { ok: false, error: 'stopped, but not cleanly: some worker had to be killed or did not drain, or the app could not run (its log says which)' };
+    }
     case 'scale': {
       let n: number;
       try {

@@ -204,10 +204,6 @@ export class Primary implements Controllable {
     };
   }
 
-  requestStop(): void {
-    void this.stop();
-  }
-
   /** One row per worker process, for `corral status`. */
   status(): WorkerStatus[] {
     return this.#supervisor.status();
@@ -233,10 +229,12 @@ export class Primary implements Controllable {
    * Idempotent: a second call returns the same promise.
    */
   stop(): Promise<ExitCode> {
-    this.#stopping ??= this.#shutdown().then((code) => {
-      this.onStopped?.(code, this.#failure);
-      return code;
-    });
+    if (this.#stopping === undefined) {
+      this.#stopping = this.#shutdown();
+      // Told a turn later: whoever awaits the stop (a `corral stop` waiting on the control
+      // socket) hears the outcome before a listener that exits the process.
+      void this.#stopping.then((code) => setImmediate(() => this.onStopped?.(code, this.#failure)));
+    }
     return this.#stopping;
   }
 
