@@ -29,3 +29,19 @@ export class CorralError extends Error {
     this.code = code;
   }
 }
+
+/** A value as the user gave it, for an error message: never throws (BigInt, cycles, null prototypes). */
+export function shown(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  } catch {
+    // circular: described below
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

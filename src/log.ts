@@ -1,4 +1,5 @@
 import { debuglog } from 'node:util';
+import { output } from './output';
 
 /**
  * Tracing namespaces, off by default: `NODE_DEBUG=corral:*` (or `corral:primary`,
@@ -14,12 +15,12 @@ export const trace = {
 /** Operator-facing log lines of the primary: one line each, prefixed so they stand out. */
 export const log = {
   info(message: string): void {
-    process.stdout.write(`[corral] ${message}\n`);
+    output().corral('out', `[corral] ${message}\n`);
   },
   warn(message: string): void {
-    process.stderr.write(`[corral] warning: ${message}\n`);
+    output().corral('err', `[corral] warning: ${message}\n`);
   },
   error(message: string): void {
-    process.stderr.write(`[corral] error: ${message}\n`);
+    output().corral('err', `[corral] error: ${message}\n`);
   },
 };

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { defaultControlPath } from './control/paths';
-import { CorralError } from './errors';
+import { CorralError, shown } from './errors';
 import { HOST_ID_PATTERN } from './protocol/sid';
 import { STRATEGIES, type Strategy } from './routing';
 import { parseTrustProxy } from './routing/trust';
@@ -65,6 +65,14 @@ export interface CorralOptions {
   slotPorts?: number | string;
   /** Milliseconds a worker may stay unresponsive (no heartbeat) before it is killed and replaced; 0 = never. Default 30000. */
   unresponsiveTimeout?: number | string;
+  /** What `corral list|logs|stop|restart NAME` call this cluster. Default: the app's file name without extension. */
+  name?: string;
+  /** Environment variables for the app, over corral's own environment (a config file's `env`, plus `env_<name>` with `--env <name>`). */
+  env?: Readonly<Record<string, string | number | boolean>>;
+  /** Node.js options for the workers (`--import tsx --max-old-space-size=512`): a string split on spaces, or an array. */
+  nodeArgs?: string | readonly string[];
+  /** Rolling reload when a file changes: `true` watches the app's directory, or give paths. `node_modules` and dot-directories are ignored. Default false. */
+  watch?: boolean | string | readonly string[];
 }
 
 /** The validated, fully-resolved configuration. Nothing downstream re-checks it. */
@@ -101,13 +109,19 @@ export interface Config {
   readonly slotPorts: number;
   /** 0 = never replace an unresponsive worker. */
   readonly unresponsiveTimeout: number;
+  readonly name: string;
+  /** Added to the workers' environment. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly nodeArgs: readonly string[];
+  /** Absolute paths to watch; empty = no watching. */
+  readonly watch: readonly string[];
 }
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'proxyProtocol', 'trustProxy', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
-  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout',
+  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch',
 ];
 
 const MS = 'milliseconds from';
@@ -155,6 +169,10 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     redis,
     slotPorts: slotPortsOf(input.slotPorts, workers, port),
     unresponsiveTimeout: integer('unresponsiveTimeout', input.unresponsiveTimeout ?? 30_000, 0, 86_400_000, `${MS} 0 (never) to 86400000`),
+    name: input.name === undefined || input.name === '' ? nameOfApp(app) : nameOf(input.name),
+    env: envOf(input.env),
+    nodeArgs: nodeArgsOf(input.nodeArgs),
+    watch: watchOf(input.watch, app),
   };
   return Object.freeze(config);
 }
@@ -175,6 +193,51 @@ export function targetPortOf(value: unknown, env: NodeJS.ProcessEnv = process.en
 export function defaultHostId(name: string = hostname()): string {
   const label = name.split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63).replace(/-+$/, '');
   return HOST_ID_PATTERN.test(label) ? label : 'host';
+}
+
+/** What a cluster's name may be: safe in a file name and a systemd unit name. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The default name: the app's file name without its extension (`server.js` gives `server`). */
+function nameOfApp(app: string): string {
+  const base = (app.split('/').pop() ?? 'app').replace(/\.[cm]?[jt]s$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return NAME_PATTERN.test(base) ? base : 'app';
+}
+
+/** A `--name` as commands take it. */
+export function nameOf(value: unknown): string {
+  if (typeof value === 'string' && NAME_PATTERN.test(value)) return value;
+  throw bad('name', 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters, e.g. api', value);
+}
+
+function envOf(value: unknown): Readonly<Record<string, string>> {
+  if (value === undefined) return Object.freeze({});
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || !(typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) throw bad('env', 'an object of variable names to strings, numbers or booleans, e.g. { NODE_ENV: "production" }', { [k]: v });
+      out[k] = String(v);
+    }
+    return Object.freeze(out);
+  }
+  throw bad('env', 'an object of variable names to values, e.g. { NODE_ENV: "production" }', value);
+}
+
+function nodeArgsOf(value: unknown): readonly string[] {
+  if (value === undefined || value === '') return Object.freeze([]);
+  const list = typeof value === 'string' ? value.trim().split(/\s+/) : Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...(value as string[])] : undefined;
+  if (list === undefined || list.some((a) => !a.startsWith('-'))) throw bad('nodeArgs', 'Node.js options for the workers, each starting with "-", e.g. "--import tsx --max-old-space-size=512"', value);
+  return Object.freeze(list);
+}
+
+function watchOf(value: unknown, app: string): readonly string[] {
+  if (value === undefined || value === false || value === '') return Object.freeze([]);
+  if (value === true) return Object.freeze([resolve(app, '..')]);
+  const list = typeof value === 'string' ? value.split(',') : Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined;
+  if (list === undefined) throw bad('watch', 'true (the app\'s directory) or paths to watch, comma-separated or an array', value);
+  const paths = list.map((p) => resolve(p.trim()));
+  for (const p of paths) if (!existsSync(p)) throw bad('watch', 'paths that exist', p);
+  return Object.freeze(paths);
 }
 
 function hostIdOf(value: unknown): string {
@@ -283,20 +346,4 @@ function controlOf(value: unknown, port: number, host: string | undefined, env: 
 function bad(name: string, accepted: string, got: unknown, what = 'bad option'): CorralError {
   const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   return new CorralError('ERR_CORRAL_BAD_OPTION', `${what} ${flag} (${name}): expected ${accepted}, got ${shown(got)}.`);
-}
-
-/** A value as the user gave it, for an error message: never throws (BigInt, cycles, null prototypes). */
-function shown(value: unknown): string {
-  if (typeof value === 'bigint') return `${value}n`;
-  try {
-    const text = JSON.stringify(value);
-    if (text !== undefined) return text.length > 200 ? `${text.slice(0, 200)}...` : text;
-  } catch {
-    // circular: described below
-  }
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }

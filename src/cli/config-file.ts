@@ -29,3 +29,22 @@ export function loadConfigFile(explicit: string | undefined, cwd = process.cwd()
   if (typeof opts.app === 'string') opts.app = resolve(path, '..', opts.app);
   return { path, options: opts };
 }
+
+/**
+ * A config file's environment, PM2-style: `env` always, and `env_<name>` over it when
+ * `--env <name>` picks it (`env_production`). Returns the options without the `env_*` blocks.
+ */
+export function selectEnv(options: Partial<CorralOptions> & Record<string, unknown>, envName: string | undefined): Partial<CorralOptions> {
+  const blocks = Object.keys(options).filter((k) => k.startsWith('env_'));
+  const rest: Record<string, unknown> = { ...options };
+  for (const k of blocks) delete rest[k];
+  if (envName === undefined) return rest as Partial<CorralOptions>;
+  const chosen = options[`env_${envName}`];
+  if (chosen === undefined) {
+    const known = blocks.map((b) => b.slice(4));
+    throw new CorralError('ERR_CORRAL_BAD_OPTION', `bad option --env: the config file has no env_${envName} block${known.length > 0 ? ` (it has: ${known.join(', ')})` : ' (add one, e.g. env_production: { NODE_ENV: "production" })'}.`);
+  }
+  if (typeof chosen !== 'object' || chosen === null || Array.isArray(chosen)) throw new CorralError('ERR_CORRAL_BAD_OPTION', `bad option --env: env_${envName} must be an object of variables.`);
+  rest['env'] = { ...((options.env as object | undefined) ?? {}), ...(chosen as object) };
+  return rest as Partial<CorralOptions>;
+}

@@ -18,11 +18,17 @@ export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStat
       `${w.cpuPercent}%`,
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return [head, ...rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd())].join('\n');
+  return [head, table(rows)].join('\n');
 }
 
-function duration(ms: number): string {
+/** Rows of cells as aligned columns, the first row the header. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** `42s`, `3m5s`, `2h10m`. */
+export function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;

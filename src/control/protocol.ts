@@ -24,6 +24,10 @@ export interface PrimaryStatus {
   sticky: string;
   uptimeMs: number;
   app: string;
+  /** `--name` (`corral list|logs|stop NAME`). */
+  name: string;
+  /** Workers the cluster is configured for (the slots). */
+  workers: number;
 }
 
 /** One row of `corral status`: one worker process (or an empty slot). */

@@ -98,6 +98,9 @@ export class Primary implements Controllable {
   #warnedTls = false;
   #control: { close(): void } | undefined;
   readonly #startedAt = Date.now();
+  #allReady: (() => void) | undefined;
+  /** Settles the first time every worker is ready (never, if the app cannot start: see onStopped). */
+  readonly allReady = new Promise<void>((resolve) => (this.#allReady = resolve));
   /** Told once the primary has stopped, whatever stopped it (signal, `corral stop`, crash loop). */
   onStopped: ((code: ExitCode, failure: CorralError | undefined) => void) | undefined;
 
@@ -108,7 +111,10 @@ export class Primary implements Controllable {
     this.#readsForwardedFor = config.sticky === 'ip' && this.#trust.size > 0;
     this.#supervisor = new Supervisor(config, {
       message: (wp, message, handle) => this.#onMessage(wp, message, handle),
-      ready: () => this.#dispatcher.flush(),
+      ready: () => {
+        this.#dispatcher.flush();
+        if (this.#supervisor.readyWorkers().length >= this.config.workers) this.#allReady?.();
+      },
       gone: (wp) => this.#dispatcher.orphaned(wp),
       allDown: (report) => this.#allDown(report),
       tick: (workers, now) => this.#dispatcher.expire(workers, now),
@@ -201,6 +207,8 @@ export class Primary implements Controllable {
       sticky: stickyLabel(config),
       uptimeMs: Date.now() - this.#startedAt,
       app: config.app,
+      name: config.name,
+      workers: new Set(this.#supervisor.status().map((row) => row.slot)).size,
     };
   }
 

@@ -26,6 +26,10 @@ const PREFIX = 'CORRAL_';
 
 export function workerEnv(config: Readonly<Config>, slot: number, address: AddressInfo, runtimeDir: string, cookieSecret: string): NodeJS.ProcessEnv {
   return {
+    // The app's own variables (a config file's env blocks) first: corral's win over them.
+    ...config.env,
+    // As PM2 sets it in cluster mode: apps that pick a role by instance read it.
+    NODE_APP_INSTANCE: String(slot),
     PORT: String(address.port),
     [`${PREFIX}SLOT`]: String(slot),
     [`${PREFIX}PORT`]: String(address.port),

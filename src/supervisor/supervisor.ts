@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { log, trace } from '../log';
+import { output } from '../output';
 import type { Config } from '../options';
 import { isCorralMessage, TAG, type SlotInfo, type ToPrimary } from '../protocol/messages';
 import { workerEnv } from '../protocol/worker-env';
@@ -103,7 +104,7 @@ export class Supervisor {
     this.#runtimeDir = runtimeDir;
     this.#cookieSecret = cookieSecret;
     // silent: the primary pipes the app's output through, keeping stderr's tail for crash reports.
-    cluster.setupPrimary({ exec: bootstrap, args: [...this.#config.appArgs], silent: true });
+    cluster.setupPrimary({ exec: bootstrap, args: [...this.#config.appArgs], execArgv: [...process.execArgv, ...this.#config.nodeArgs], silent: true });
     this.scale(this.#config.workers);
     this.#heartbeat.start();
   }
@@ -282,9 +283,9 @@ export class Supervisor {
     const worker = cluster.fork(workerEnv(this.#config, slot.index, this.#address!, this.#runtimeDir, this.#cookieSecret));
     const wp = new WorkerProcess(slot.index, clusterChannel(worker));
     trace.primary('forked %s', wp.name);
-    worker.process.stdout?.pipe(process.stdout, { end: false });
+    worker.process.stdout?.on('data', (chunk: Buffer) => output().app(slot.index, 'out', chunk));
     worker.process.stderr?.on('data', (chunk: Buffer) => {
-      if (this.#firstTimeSeen(chunk)) process.stderr.write(chunk);
+      if (this.#firstTimeSeen(chunk)) output().app(slot.index, 'err', chunk);
       wp.stderr(chunk);
     });
     worker.on('message', (message: unknown, handle: RawHandle | undefined) => {
