@@ -66,6 +66,10 @@ describe('a day with corral as a PM2 user', () => {
     assert.match((await corral(state, ['list'])).out, /^api\s+daemon\s+stopped/m);
     await assert.rejects(exchange(`${url}/`, { agent: false, timeoutMs: 2000 }));
 
+    const again = await corral(state, ['stop', 'api']);
+    assert.equal(again.code, 1);
+    assert.match(again.out, /api is stopped: `corral restart api` starts it again/);
+
     assert.equal((await corral(state, ['delete', 'api'])).code, 0);
     assert.match((await corral(state, ['list'])).out, /no corral runs here/);
     const gone = await corral(state, ['restart', 'api']);
@@ -161,5 +165,10 @@ describe('a day with corral as a PM2 user', () => {
       assert.equal(refused.code, 2, refused.out);
       assert.match(refused.out, message);
     }
+  });
+
+  test("PM2's process.send('ready') counts as ready() with --wait-ready", async (t) => {
+    const running = await startCorral(t, fixture('pm2-ready-app.js'), { args: ['--wait-ready', '--ready-timeout', '10000'] });
+    assert.match((await exchange(`${running.url}/`, { agent: false })).body, /^warm \d+/);
   });
 });

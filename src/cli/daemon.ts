@@ -68,7 +68,7 @@ export async function startDaemon(config: Readonly<Config>, cli: string, args: r
 
 /** The daemon's side: remember how it was started, then tell the command that started it. */
 export function reportReady(config: Readonly<Config>, args: readonly string[], logFile: string, report: Extract<DaemonReport, { type: 'ready' }>): void {
-  writeRecord({ name: config.name, args: withoutLogFile(args), cwd: process.cwd(), env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)), logFile, pid: process.pid, controlPath: report.controlPath, startedAt: Date.now() });
+  writeRecord({ name: config.name, killTimeout: config.killTimeout, args: withoutLogFile(args), cwd: process.cwd(), env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)), logFile, pid: process.pid, controlPath: report.controlPath, startedAt: Date.now() });
   tell(report);
 }
 
@@ -102,13 +102,24 @@ export function tail(path: string, lines: number): string {
  */
 export function relaunch(record: AppRecord, cli: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, cli, 'start', ...withDaemonFlag(record.args)], { cwd: record.cwd, env: record.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...process.execArgv, cli, 'start', ...withDaemonFlag(record.args)], { cwd: record.cwd, env: relaunchEnv(record.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     child.once('error', (err) => resolve({ code: 1, output: err.message }));
     child.once('exit', (code) => resolve({ code: code ?? 1, output: output.trimEnd() }));
   });
+}
+
+/**
+ * The recorded environment, but where this machine keeps runtime files now: a login shell's
+ * XDG_RUNTIME_DIR (/run/user/UID) may not exist at boot, when `resurrect` runs from a unit.
+ */
+function relaunchEnv(recorded: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...recorded };
+  delete env['XDG_RUNTIME_DIR'];
+  if (process.env['XDG_RUNTIME_DIR'] !== undefined) env['XDG_RUNTIME_DIR'] = process.env['XDG_RUNTIME_DIR'];
+  return env;
 }
 
 function withDaemonFlag(args: readonly string[]): string[] {

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { control } from '../control/client';
-import { runtimeBase } from '../control/paths';
+import { probeSocket, runtimeBase } from '../control/paths';
 import type { PrimaryStatus, WorkerStatus } from '../control/protocol';
 import { CorralError } from '../errors';
 import { readRecord, readRecords } from './state';
@@ -51,7 +51,10 @@ export async function controlPathOfName(name: string): Promise<string> {
     throw new CorralError('ERR_CORRAL_BAD_OPTION', `several corrals are called ${name} (ports ${running.map((c) => c.primary.port).join(', ')}): address one with -p PORT.`);
   }
   const record = readRecord(name);
-  if (record !== undefined) return record.controlPath;
+  if (record !== undefined) {
+    if ((await probeSocket(record.controlPath)) === 'answers') return record.controlPath;
+    throw new CorralError('ERR_CORRAL_NOT_RUNNING', `${name} is stopped: \`corral restart ${name}\` starts it again as it was started (\`corral list\` shows them all).`);
+  }
   throw new CorralError('ERR_CORRAL_NOT_RUNNING', `no corral is called ${name}: \`corral list\` shows those running; start one with \`corral start app.js --name ${name}\`.`);
 }
 

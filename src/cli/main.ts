@@ -11,6 +11,7 @@ import { registerStart } from './start-command';
 import { controlPathOfName } from './fleet';
 import { registerPmCommands } from './pm-commands';
 import { registerLbConfig } from './lb-config';
+import { registerStartup } from './startup';
 import { statusTable } from './status-table';
 
 const program = new Command('corral')
@@ -90,6 +91,7 @@ target(
 
 registerPmCommands(program);
 registerLbConfig(program);
+registerStartup(program);
 
 function version(): string {
   try {

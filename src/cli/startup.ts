@@ -120,8 +120,9 @@ function readDump(path: string): string[] | undefined {
   return names as string[];
 }
 
-/** A record's `--kill-timeout` (a config file's killTimeout is not seen: the default then). */
+/** A record's `--kill-timeout`: recorded since the daemon resolved it, else read off its arguments. */
 function killTimeoutOf(record: AppRecord): number {
+  if (record.killTimeout !== undefined) return record.killTimeout;
   const args = record.args;
   for (let i = 0; i < args.length && args[i] !== '--'; i++) {
     const arg = args[i]!;

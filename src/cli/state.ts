@@ -26,6 +26,8 @@ export interface AppRecord {
   readonly pid: number;
   readonly controlPath: string;
   readonly startedAt: number;
+  /** Its --kill-timeout (ms), for a unit's stop timeout; absent in records of older versions. */
+  readonly killTimeout?: number;
 }
 
 function dirs(env: NodeJS.ProcessEnv = process.env): { base: string; apps: string; logs: string } {

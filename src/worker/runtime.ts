@@ -83,6 +83,7 @@ export class WorkerRuntime {
   /** Take over the app's listen on the public port and the primary's messages. */
   install(): void {
     this.#signals.install();
+    this.#acceptPm2Ready();
     hookListen(this.env.port, (server, host) => this.#claim(server, host), (other) => this.#listensElsewhere(other));
     process.on('message', (message: unknown, handle: RawHandle | undefined) => {
       if (isCorralMessage(message)) this.#onMessage(message as ToWorker, handle);
@@ -92,6 +93,20 @@ export class WorkerRuntime {
       this.send({ tag: TAG, type: 'stats', rss: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system, forwarded: this.#forwarded, relayed: this.#relayed });
     }, STATS_MS);
     stats.unref();
+  }
+
+  /**
+   * PM2's readiness signal, `process.send('ready')`, counts as `ready()`: an app written for
+   * PM2's wait_ready runs unchanged. The message still goes out (the primary ignores it).
+   */
+  #acceptPm2Ready(): void {
+    const send = process.send;
+    if (send === undefined) return;
+    const runtime = this;
+    process.send = function sendWatchingReady(this: NodeJS.Process, message: unknown, ...rest: unknown[]): boolean {
+      if (message === 'ready') runtime.appReady();
+      return (send as (...args: unknown[]) => boolean).call(this, message, ...rest);
+    } as NodeJS.Process['send'];
   }
 
   /** The app says it is warmed up (`ready()`); with `--wait-ready`, only then does it get connections. */
