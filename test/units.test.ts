@@ -157,7 +157,8 @@ describe('options', () => {
       return a;
     };
     for (const name of OPTION_NAMES.filter((n) => n !== 'app')) {
-      for (const value of [3000n, circular(), Object.create(null) as unknown]) {
+      // A null-prototype object is a fine (empty) map of variables for `env`.
+      for (const value of [3000n, circular(), ...(name === 'env' ? [] : [Object.create(null) as unknown])]) {
         assert.throws(
           () => resolveConfig({ app: APP, [name]: value } as CorralOptions, ENV),
           (e: unknown) => e instanceof CorralError && e.code === 'ERR_CORRAL_BAD_OPTION' && e.message.includes(`${flagOf(name)} `),
