@@ -38,9 +38,9 @@ const VARIANTS: Variant[] = [
   { spec: corral('corral-ip', 'ip') },
   { spec: corral('corral-cookie', 'cookie') },
   { spec: corral('corral-header', 'header:x-tenant'), headers: (i) => `X-Tenant: t${i % 64}\r\n` },
-  { spec: corral('corral-xff', 'ip', TRUST), headers: (i) => `X-Forwarded-For: ${client(i)}\r\n` },
-  { spec: corral('corral-proxy-ip', 'ip', ['--proxy-protocol', ...TRUST]), prefix: (i) => `PROXY TCP4 ${client(i)} 127.0.0.1 ${10_000 + (i % 50_000)} 80\r\n` },
-  { spec: corral('corral-proxy-sid', 'sid', ['--proxy-protocol', ...TRUST]), prefix: (i) => `PROXY TCP4 ${client(i)} 127.0.0.1 ${10_000 + (i % 50_000)} 80\r\n` },
+  { spec: { ...corral('corral-xff', 'ip', TRUST), label: 'corral --sticky ip --trust-proxy (X-Forwarded-For)' }, headers: (i) => `X-Forwarded-For: ${client(i)}\r\n` },
+  { spec: { ...corral('corral-proxy-ip', 'ip', ['--proxy-protocol', ...TRUST]), label: 'corral --sticky ip --proxy-protocol' }, prefix: (i) => `PROXY TCP4 ${client(i)} 127.0.0.1 ${10_000 + (i % 50_000)} 80\r\n` },
+  { spec: { ...corral('corral-proxy-sid', 'sid', ['--proxy-protocol', ...TRUST]), label: 'corral --sticky sid --proxy-protocol' }, prefix: (i) => `PROXY TCP4 ${client(i)} 127.0.0.1 ${10_000 + (i % 50_000)} 80\r\n` },
 ];
 
 interface Row {
