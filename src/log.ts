@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { output } from './output';
+import { output, type LogFields } from './output';
 
 /**
  * Tracing namespaces, off by default: `NODE_DEBUG=corral:*` (or `corral:primary`,
@@ -12,15 +12,19 @@ export const trace = {
   forward: debuglog('corral:forward'),
 };
 
-/** Operator-facing log lines of the primary: one line each, prefixed so they stand out. */
+/**
+ * Operator-facing lines of the primary, one per event: `event` names it for machines
+ * (`worker.ready`, listed in the README), `message` says it for people, `fields` carry its
+ * values in JSON mode (`--log-format json`).
+ */
 export const log = {
-  info(message: string): void {
-    output().corral('out', `[corral] ${message}\n`);
+  info(event: string, message: string, fields?: LogFields): void {
+    output().corral({ level: 'info', event, message, fields });
   },
-  warn(message: string): void {
-    output().corral('err', `[corral] warning: ${message}\n`);
+  warn(event: string, message: string, fields?: LogFields): void {
+    output().corral({ level: 'warn', event, message, fields });
   },
-  error(message: string): void {
-    output().corral('err', `[corral] error: ${message}\n`);
+  error(event: string, message: string, fields?: LogFields): void {
+    output().corral({ level: 'error', event, message, fields });
   },
 };

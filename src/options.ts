@@ -3,6 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { defaultControlPath } from './control/paths';
 import { CorralError, shown } from './errors';
+import { LOG_FORMATS, type LogFormat } from './output';
 import { HOST_ID_PATTERN } from './protocol/sid';
 import { STRATEGIES, type Strategy } from './routing';
 import { parseTrustProxy } from './routing/trust';
@@ -71,6 +72,8 @@ export interface CorralOptions {
   env?: Readonly<Record<string, string | number | boolean>>;
   /** Node.js options for the workers (`--import tsx --max-old-space-size=512`): a string split on spaces, or an array. */
   nodeArgs?: string | readonly string[];
+  /** How corral writes its lines: `text` (default) or `json` (one object per line, with `time`, `level`, `event`). */
+  logFormat?: string;
   /** Rolling reload when a file changes: `true` watches the app's directory, or give paths. `node_modules` and dot-directories are ignored. Default false. */
   watch?: boolean | string | readonly string[];
 }
@@ -115,13 +118,14 @@ export interface Config {
   readonly nodeArgs: readonly string[];
   /** Absolute paths to watch; empty = no watching. */
   readonly watch: readonly string[];
+  readonly logFormat: LogFormat;
 }
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'proxyProtocol', 'trustProxy', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
-  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch',
+  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch', 'logFormat',
 ];
 
 const MS = 'milliseconds from';
@@ -173,6 +177,7 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     env: envOf(input.env),
     nodeArgs: nodeArgsOf(input.nodeArgs),
     watch: watchOf(input.watch, app),
+    logFormat: logFormatOf(input.logFormat),
   };
   return Object.freeze(config);
 }
@@ -238,6 +243,12 @@ function watchOf(value: unknown, app: string): readonly string[] {
   const paths = list.map((p) => resolve(p.trim()));
   for (const p of paths) if (!existsSync(p)) throw bad('watch', 'paths that exist', p);
   return Object.freeze(paths);
+}
+
+function logFormatOf(value: unknown): LogFormat {
+  if (value === undefined || value === '') return 'text';
+  if (typeof value === 'string' && (LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+  throw bad('logFormat', `one of ${LOG_FORMATS.map((f) => `"${f}"`).join(', ')}`, value);
 }
 
 function hostIdOf(value: unknown): string {

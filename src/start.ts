@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { CorralError } from './errors';
 import { resolveConfig, type Config, type CorralOptions } from './options';
+import { setOutput, terminalSink } from './output';
 import { Primary } from './primary/primary';
 
 /** A running corral cluster, as returned by {@link start}. */
@@ -33,6 +34,7 @@ export interface Cluster {
  */
 export async function start(options: CorralOptions): Promise<Cluster> {
   const config = resolveConfig(options);
+  if (config.logFormat === 'json') setOutput(terminalSink('json'));
   const primary = new Primary(config);
   const closed = new Promise<{ code: 0 | 1; error: CorralError | undefined }>((resolve) => {
     primary.onStopped = (code, error) => resolve({ code, error });

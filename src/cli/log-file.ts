@@ -1,5 +1,5 @@
 import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
-import type { OutputSink } from '../output';
+import { appJsonLines, jsonLine, LineSplitter, textLine, type LogFormat, type OutputSink } from '../output';
 
 /** A log file past this size is rotated: `NAME.log` -> `NAME.log.1` -> ... */
 export const LOG_MAX_BYTES = 10 * 1024 * 1024;
@@ -69,31 +69,25 @@ function tryRename(from: string, to: string): void {
 }
 
 /**
- * A daemon's output: every line stamped with the time and its writer, `2026-12-01T13:17:03.123Z
- * [corral] ...` or `... [worker 1] ...` (`[worker 1 err]` for stderr), into one rotating file.
- * A worker's partial line waits for its end (or for 64 KiB).
+ * A daemon's output, into one rotating file. Text: every line stamped with the time and its
+ * writer, `2026-12-01T13:17:03.123Z [corral] ...` or `... [worker 1] ...` (`[worker 1 err]` for
+ * stderr). JSON: the same objects as on a terminal in JSON mode, one per line.
  */
-export function fileSink(file: RotatingFile): OutputSink {
-  const partial = new Map<string, string>();
+export function fileSink(file: RotatingFile, format: LogFormat = 'text'): OutputSink {
+  const splitter = new LineSplitter();
   const stamp = (who: string, lines: string): string =>
     lines
       .split('\n')
       .map((line) => `${new Date().toISOString()} [${who}] ${line}\n`)
       .join('');
   return {
-    corral(_stream, line) {
-      file.write(stamp('corral', line.replace(/^\[corral\] /, '').replace(/\n$/, '')));
+    corral(record) {
+      file.write(format === 'json' ? jsonLine(record) : stamp('corral', textLine(record).replace(/^\[corral\] /, '').replace(/\n$/, '')));
     },
     app(slot, stream, chunk) {
-      const who = stream === 'out' ? `worker ${slot}` : `worker ${slot} err`;
-      const text = (partial.get(who) ?? '') + chunk.toString();
-      const end = text.lastIndexOf('\n');
-      if (end < 0 && text.length < 64 * 1024) {
-        partial.set(who, text);
-        return;
-      }
-      partial.set(who, end < 0 ? '' : text.slice(end + 1));
-      file.write(stamp(who, end < 0 ? text : text.slice(0, end)));
+      const lines = splitter.lines(slot, stream, chunk);
+      if (lines === undefined) return;
+      file.write(format === 'json' ? appJsonLines(slot, stream, lines) : stamp(stream === 'out' ? `worker ${slot}` : `worker ${slot} err`, lines));
     },
   };
 }

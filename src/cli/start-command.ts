@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CorralError } from '../errors';
 import { log } from '../log';
 import { resolveConfig, type CorralOptions } from '../options';
-import { setOutput } from '../output';
+import { setOutput, terminalSink } from '../output';
 import { Primary } from '../primary/primary';
 import { loadConfigFile, selectEnv } from './config-file';
 import { reportReady, startDaemon, tell } from './daemon';
@@ -34,6 +34,7 @@ const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
   ['--unresponsive-timeout <ms>', 'unresponsiveTimeout', 'kill and replace a worker that missed its heartbeat this long; 0 = never (default: 30000)'],
   ['--slot-ports <base>', 'slotPorts', 'also serve slot i on port BASE+i, straight to that worker (for a front balancer)'],
   ['-n, --name <name>', 'name', "what list, logs, stop, restart call it (default: the app's file name)"],
+  ['--log-format <format>', 'logFormat', 'text (default) or json: one object per line with time, level, event and fields'],
   ['--node-args <args>', 'nodeArgs', 'Node.js options for the workers, e.g. "--import tsx --max-old-space-size=512"'],
 ];
 
@@ -68,7 +69,7 @@ export function registerStart(program: Command): void {
       const chosen = apps.find((a) => a.name === flags['only']);
       if (chosen === undefined) throw new CorralError('ERR_CORRAL_BAD_OPTION', `bad option --only: ${file!.path} has no app called ${String(flags['only'])} (it has: ${apps.map((a) => a.name).join(', ')}).`);
       fileOptions = chosen.options;
-      for (const note of chosen.ignored) log.info(`config file: ${note}`);
+      for (const note of chosen.ignored) log.info('config.ignored', `config file: ${note}`);
     } else if (flags['only'] !== undefined) {
       throw new CorralError('ERR_CORRAL_BAD_OPTION', 'bad option --only: it picks one app of a config file with an apps array, and there is none.');
     }
@@ -95,11 +96,11 @@ export function registerStart(program: Command): void {
     }
     const logFile = flags['logFile'] as string | undefined;
     const rotating = logFile === undefined ? undefined : new RotatingFile(logFile);
-    if (rotating !== undefined) setOutput(fileSink(rotating));
-    if (file !== undefined) log.info(`config file ${file.path}`);
+    setOutput(rotating !== undefined ? fileSink(rotating, config.logFormat) : terminalSink(config.logFormat));
+    if (file !== undefined) log.info('config.file', `config file ${file.path}`);
     const primary = new Primary(config);
     primary.onStopped = (code, failure) => {
-      log.info(code === 0 ? 'stopped: every worker drained' : 'stopped: not cleanly (see above)');
+      log.info('stopped', code === 0 ? 'stopped: every worker drained' : 'stopped: not cleanly (see above)', { code });
       tell({ type: 'failed', message: failure?.message ?? 'it stopped before every worker was ready' });
       void (rotating?.close() ?? Promise.resolve()).then(() => process.exit(code));
     };
@@ -143,11 +144,11 @@ function handleSignals(primary: Primary): void {
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
-      log.warn(`${signal} again: killing every worker now.`);
+      log.warn('signal.kill', `${signal} again: killing every worker now.`);
       primary.kill();
       process.exit(1);
     }
-    log.info(`${signal}: draining workers (up to ${primary.config.killTimeout} ms; ${signal} again to force)`);
+    log.info('signal.drain', `${signal}: draining workers (up to ${primary.config.killTimeout} ms; ${signal} again to force)`);
     void primary.stop();
   };
   process.on('SIGINT', stop);

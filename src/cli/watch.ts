@@ -26,10 +26,10 @@ export function watchForReload(paths: readonly string[], reload: () => Promise<R
       return;
     }
     running = true;
-    log.info('a watched file changed: rolling reload');
+    log.info('watch.change', 'a watched file changed: rolling reload');
     void reload()
       .then((report) => {
-        if (!report.ok) log.warn(`the reload after a change failed: ${report.message}`);
+        if (!report.ok) log.warn('watch.reload-failed', `the reload after a change failed: ${report.message}`);
       })
       .finally(() => {
         running = false;
@@ -46,8 +46,8 @@ export function watchForReload(paths: readonly string[], reload: () => Promise<R
       timer = setTimeout(fire, DEBOUNCE_MS);
     }),
   );
-  for (const w of watchers) w.on('error', (err) => log.warn(`--watch stopped watching: ${err.message}`));
-  log.info(`watching ${paths.join(', ')} for changes (a change reloads every worker)`);
+  for (const w of watchers) w.on('error', (err) => log.warn('watch.error', `--watch stopped watching: ${err.message}`));
+  log.info('watch.start', `watching ${paths.join(', ')} for changes (a change reloads every worker)`);
   return () => {
     if (timer !== undefined) clearTimeout(timer);
     for (const w of watchers) w.close();

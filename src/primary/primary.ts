@@ -44,7 +44,7 @@ const COUNT_ADDRESSES_FROM = 64;
 function pendingLimits(): { maxPending: number; maxPendingPerAddress: number; countAddressesFrom: number } {
   const limit = readFdLimit();
   if (limit !== undefined && limit.soft < 4096) {
-    log.warn(`the open files limit is ${limit.soft} (hard ${limit.hard}): every connection needs one, so this host serves at most about that many at once. Raise it (ulimit -Hn and -Sn, LimitNOFILE= in systemd, --ulimit nofile= in Docker).`);
+    log.warn('limits.nofile', `the open files limit is ${limit.soft} (hard ${limit.hard}): every connection needs one, so this host serves at most about that many at once. Raise it (ulimit -Hn and -Sn, LimitNOFILE= in systemd, --ulimit nofile= in Docker).`);
   }
   const soft = limit?.soft ?? 1024;
   return { maxPending: Math.max(64, Math.min(65_536, Math.floor(soft / 2))), maxPendingPerAddress: MAX_PENDING_PER_ADDRESS, countAddressesFrom: COUNT_ADDRESSES_FROM };
@@ -188,11 +188,11 @@ export class Primary implements Controllable {
     if (config.adapter === 'cluster') setupAdapterRelay();
     this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP, cookieSecret);
     if (config.trustProxy.length > 0 && !config.proxyProtocol && !this.#readsForwardedFor) {
-      log.warn(`--trust-proxy changes nothing here: only --sticky ip routes by the client's address, and without --proxy-protocol corral learns it from X-Forwarded-For for that alone. The header still reaches the app.`);
+      log.warn('config.trust-proxy-unused', `--trust-proxy changes nothing here: only --sticky ip routes by the client's address, and without --proxy-protocol corral learns it from X-Forwarded-For for that alone. The header still reaches the app.`);
     }
     const slots = config.slotPorts > 0 ? `, slot ports ${config.slotPorts}-${config.slotPorts + config.workers - 1}` : '';
     const adapter = config.adapter === 'cluster' ? 'cluster (IPC)' : `${config.adapter} ${redactUrl(config.redis)}`;
-    log.info(`primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} ${config.workers === 1 ? 'worker' : 'workers'}, sticky=${stickyLabel(config)}${this.#frontDoor()}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
+    log.info('primary.listening', `primary (pid ${process.pid}) listening on ${address}:${port}${slots}, ${config.workers} ${config.workers === 1 ? 'worker' : 'workers'}, sticky=${stickyLabel(config)}${this.#frontDoor()}, host id ${config.hostId}, adapter ${adapter}, app ${config.app}; control socket ${this.#controlPath}`);
   }
 
   primaryStatus(): PrimaryStatus {
@@ -302,7 +302,7 @@ export class Primary implements Controllable {
     }
     if (!this.#warnedTls && bytes[0] === 0x16 && bytes[1] === 0x03) {
       this.#warnedTls = true;
-      log.warn(`a TLS handshake reached the primary: with --sticky ${stickyLabel(this.config)} the primary must read the request, which TLS hides. Terminate TLS in front of corral, or use --sticky ip.`);
+      log.warn('input.tls', `a TLS handshake reached the primary: with --sticky ${stickyLabel(this.config)} the primary must read the request, which TLS hides. Terminate TLS in front of corral, or use --sticky ip.`);
     }
     const address = this.#router!.name === 'ip' ? (read.client?.address ?? peerAddress(handle)) : '';
     const handoff = new Handoff(handle, bytes, address, read);
@@ -318,7 +318,7 @@ export class Primary implements Controllable {
   #hintAttach(handoff: Handoff): void {
     if (!this.#sessions.hasSid(handoff.url) || this.#sessions.slotOf(handoff.url) >= 0) return;
     this.#engineAnnounced = true;
-    log.warn("requests carry Engine.IO session ids that corral did not issue, and no worker's app called attach(io): a session's requests can reach any worker, which answers \"Session ID unknown\". In the app, after `const io = new Server(server)`, add `require('corral').attach(io)` (a no-op outside corral).");
+    log.warn('hint.attach', "requests carry Engine.IO session ids that corral did not issue, and no worker's app called attach(io): a session's requests can reach any worker, which answers \"Session ID unknown\". In the app, after `const io = new Server(server)`, add `require('corral').attach(io)` (a no-op outside corral).");
   }
 
   /** A connection on the slot port of `slot`: that slot's, unread. */
@@ -357,7 +357,7 @@ export class Primary implements Controllable {
         const why = reason === 'proxy-invalid'
           ? `no valid PROXY protocol header (${detail ?? 'invalid'}); with --proxy-protocol every connection${this.#trust.size > 0 ? ' from --trust-proxy' : ''} must start with one. Is the balancer set to send it (HAProxy: send-proxy-v2 on each server line)?`
           : 'a PROXY protocol header from a peer not in --trust-proxy; add the balancer\'s address to --trust-proxy if it is yours';
-        log.warn(`closed ${this.#proxyRefused} connection(s): ${why}`);
+        log.warn('input.proxy-refused', `closed ${this.#proxyRefused} connection(s): ${why}`, { count: this.#proxyRefused });
         this.#proxyRefused = 0;
       }
     } else if (reason === 'busy' || reason === 'busy-address') {
@@ -366,7 +366,7 @@ export class Primary implements Controllable {
       // Storms come by the thousand: one line every 10 s says how bad it is.
       if (Date.now() - this.#busyWarnedAt >= 10_000) {
         this.#busyWarnedAt = Date.now();
-        log.warn(`closing new connections unread (${this.#busyRefused} so far): ${reason === 'busy' ? 'too many connections are waiting to send their request line' : 'one client address holds too many connections that send nothing'} (a slowloris, or a flood). Clients that send their request promptly are still served.`);
+        log.warn('input.busy', `closing new connections unread (${this.#busyRefused} so far): ${reason === 'busy' ? 'too many connections are waiting to send their request line' : 'one client address holds too many connections that send nothing'} (a slowloris, or a flood). Clients that send their request promptly are still served.`);
         this.#busyRefused = 0;
       }
     } else if (reason === 'timeout' && bytes.length > 0) {
@@ -378,7 +378,7 @@ export class Primary implements Controllable {
 
   #acceptFailed(status: number): void {
     // EMFILE and friends come in storms: say it once per storm, not per connection.
-    if (this.#acceptErrors++ % 1000 === 0) log.warn(`accepting a connection failed (libuv status ${status}); raise the open files limit (ulimit -n) if this repeats.`);
+    if (this.#acceptErrors++ % 1000 === 0) log.warn('accept.failed', `accepting a connection failed (libuv status ${status}); raise the open files limit (ulimit -n) if this repeats.`);
   }
 
   /** Messages about routing; the supervisor handles those about the worker's life. */
@@ -395,10 +395,10 @@ export class Primary implements Controllable {
         this.#relay(wp, message.seq, message.slot, message.bytes, message.deadline, message.client, handle);
         return;
       case 'warn':
-        if (message.once !== true) log.warn(`${wp.name}: ${message.message}`);
+        if (message.once !== true) log.warn('worker.warning', `${wp.name}: ${message.message}`, { slot: wp.slot });
         else if (!this.#saidOnce.has(message.message)) {
           this.#saidOnce.add(message.message);
-          log.warn(message.message);
+          log.warn('hint', message.message);
         }
         return;
       case 'listen-host':
@@ -436,7 +436,7 @@ export class Primary implements Controllable {
       if (same(bound, host)) return;
       const why = this.config.host !== undefined ? `corral was told --host ${this.config.host} (${bound})` : `another worker's app listens on ${bound}`;
       this.#failure = new CorralError('ERR_CORRAL_LISTEN_CONFLICT', `${wp.name}: the app listens on ${host}:${port}, but ${why}. Make them agree: drop the host from the app's listen() call, or run corral with --host ${host}.`);
-      log.error(`${this.#failure.message} [${this.#failure.code}]`);
+      log.error(this.#failure.code === 'ERR_CORRAL_LISTEN_CONFLICT' ? 'listen.conflict' : 'listen.failed', `${this.#failure.message} [${this.#failure.code}]`);
       void this.stop();
       return;
     }
@@ -452,7 +452,7 @@ export class Primary implements Controllable {
       }
     } catch (err) {
       this.#failure = new CorralError('ERR_CORRAL_LISTEN_FAILED', `the app listens on ${host}:${port}, and corral could not serve that address: ${(err as Error).message}`);
-      log.error(`${this.#failure.message} [${this.#failure.code}]`);
+      log.error(this.#failure.code === 'ERR_CORRAL_LISTEN_CONFLICT' ? 'listen.conflict' : 'listen.failed', `${this.#failure.message} [${this.#failure.code}]`);
       void this.stop();
       return;
     }
@@ -462,12 +462,12 @@ export class Primary implements Controllable {
       return;
     }
     this.#supervisor.serveAt(this.#listener.address);
-    log.info(`the app listens on ${host}:${port}: corral serves that address only, not every interface (--host ${host} binds it from the start).`);
+    log.info('listen.narrowed', `the app listens on ${host}:${port}: corral serves that address only, not every interface (--host ${host} binds it from the start).`);
   }
 
   #allDown(report: string): void {
     this.#failure = new CorralError('ERR_CORRAL_WORKER_CRASH_LOOP', `giving up: ${report}`);
-    log.error(`giving up [ERR_CORRAL_WORKER_CRASH_LOOP]: ${report}`);
+    log.error('crash-loop', `giving up [ERR_CORRAL_WORKER_CRASH_LOOP]: ${report}`);
     void this.stop();
   }
 
@@ -478,8 +478,8 @@ export class Primary implements Controllable {
     this.#heads?.close();
     this.#dispatcher.close();
     const { killed, unclean } = await this.#supervisor.stop();
-    if (killed.length > 0) log.warn(`killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
-    for (const { worker, how } of unclean) log.warn(`${worker.name} did not drain: it ${how} while draining; requests it held may have been cut.`);
+    if (killed.length > 0) log.warn('drain.killed', `killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
+    for (const { worker, how } of unclean) log.warn('drain.unclean', `${worker.name} did not drain: it ${how} while draining; requests it held may have been cut.`);
     if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
     return killed.length > 0 || unclean.length > 0 || this.#failure !== undefined ? 1 : 0;
   }

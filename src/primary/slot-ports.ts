@@ -54,7 +54,7 @@ export class SlotPorts {
           if (!this.#closed && this.#listeners.length > slot && this.#listeners[slot] === undefined) this.#listeners[slot] = listener;
           else listener.server.close();
         },
-        (err: Error) => log.error(`slot ${slot} gets no slot port: ${err.message}`),
+        (err: Error) => log.error('slot-port.failed', `slot ${slot} gets no slot port: ${err.message}`),
       );
     }
   }

@@ -92,7 +92,7 @@ export class Supervisor {
       workers: () => this.#live(),
       changed: (wp) => this.#responsiveness(wp),
       stuck: (wp) => {
-        log.error(`${wp.name} has been unresponsive for ${this.#config.unresponsiveTimeout} ms (--unresponsive-timeout): killing it; its slot gets a new worker.`);
+        log.error('worker.unresponsive-killed', `${wp.name} has been unresponsive for ${this.#config.unresponsiveTimeout} ms (--unresponsive-timeout): killing it; its slot gets a new worker.`, { slot: wp.slot, pid: wp.pid });
         wp.channel.kill('SIGKILL');
       },
       tick: (now) => this.#hooks.tick(this.#live(), now),
@@ -227,19 +227,19 @@ export class Supervisor {
   async #reloadAll(): Promise<ReloadReport> {
     const started = Date.now();
     const count = this.#slots.length;
-    log.info(`reload: replacing ${count} ${count === 1 ? 'worker' : 'workers'}, one slot at a time`);
+    log.info('reload.start', `reload: replacing ${count} ${count === 1 ? 'worker' : 'workers'}, one slot at a time`);
     for (const slot of [...this.#slots]) {
       if (this.#stopping) break;
       const failure = await this.#replace(slot);
       if (failure !== undefined) {
         const message = `reload stopped at slot ${slot.index}: ${failure} The other slots keep their old workers.`;
-        log.error(message);
+        log.error('reload.failed', message, { slot: slot.index });
         return { ok: false, message, durationMs: Date.now() - started };
       }
     }
     const durationMs = Date.now() - started;
     const message = `reload done: ${count} ${count === 1 ? 'worker' : 'workers'} replaced in ${durationMs} ms`;
-    log.info(message);
+    log.info('reload.done', message, { workers: count, durationMs });
     return { ok: true, message, durationMs };
   }
 
@@ -282,7 +282,7 @@ export class Supervisor {
     slot.respawn = undefined;
     const worker = cluster.fork(workerEnv(this.#config, slot.index, this.#address!, this.#runtimeDir, this.#cookieSecret));
     const wp = new WorkerProcess(slot.index, clusterChannel(worker));
-    trace.primary('forked %s', wp.name);
+    log.info('worker.started', `${wp.name} started`, { slot: wp.slot, pid: wp.pid });
     worker.process.stdout?.on('data', (chunk: Buffer) => output().app(slot.index, 'out', chunk));
     worker.process.stderr?.on('data', (chunk: Buffer) => {
       if (this.#firstTimeSeen(chunk)) output().app(slot.index, 'err', chunk);
@@ -295,7 +295,7 @@ export class Supervisor {
     worker.on('error', (err) => trace.primary('%s channel error: %s', wp.name, err.message));
     const readyTimer = setTimeout(() => {
       if (wp.state !== 'starting') return;
-      log.warn(`${wp.name} was not ready within ${this.#config.readyTimeout} ms (--ready-timeout); killing it.`);
+      log.warn('worker.ready-timeout', `${wp.name} was not ready within ${this.#config.readyTimeout} ms (--ready-timeout); killing it.`, { slot: wp.slot, pid: wp.pid });
       worker.process.kill('SIGKILL');
     }, this.#config.readyTimeout);
     readyTimer.unref();
@@ -311,7 +311,7 @@ export class Supervisor {
         wp.state = 'ready';
         wp.lastPong = Date.now();
         this.#everReady = true;
-        log.info(`${wp.name} ready: serving ${url(this.#address!)}`);
+        log.info('worker.ready', `${wp.name} ready: serving ${url(this.#address!)}`, { slot: wp.slot, pid: wp.pid });
         const waiter = this.#readyWaiters.get(wp);
         this.#readyWaiters.delete(wp);
         if (waiter !== undefined) waiter(true);
@@ -323,7 +323,7 @@ export class Supervisor {
       }
       case 'not-listening':
         if (wp.state === 'ready' || wp.state === 'unresponsive') {
-          log.warn(`${wp.name} closed its server; it gets no more connections.`);
+          log.warn('worker.not-listening', `${wp.name} closed its server; it gets no more connections.`, { slot: wp.slot, pid: wp.pid });
           this.#leaveService(wp, 'draining');
         }
         return;
@@ -346,7 +346,7 @@ export class Supervisor {
     const limit = this.#config.maxMemory;
     const slot = this.#slots[wp.slot];
     if (limit === 0 || wp.rss <= limit || slot?.current !== wp || wp.state !== 'ready' || this.#stopping) return;
-    log.warn(`${wp.name} uses ${mib(wp.rss)} MiB, over --max-memory ${mib(limit)} MiB: replacing it gracefully.`);
+    log.warn('worker.max-memory', `${wp.name} uses ${mib(wp.rss)} MiB, over --max-memory ${mib(limit)} MiB: replacing it gracefully.`, { slot: wp.slot, pid: wp.pid });
     slot.policy.restarts++;
     void this.#replace(slot);
   }
@@ -356,7 +356,7 @@ export class Supervisor {
     this.#retiring.add(wp);
     this.#drain(wp);
     const timer = setTimeout(() => {
-      log.warn(`${wp.name} did not drain within ${this.#config.killTimeout} ms (--kill-timeout); killing it.`);
+      log.warn('worker.drain-timeout', `${wp.name} did not drain within ${this.#config.killTimeout} ms (--kill-timeout); killing it.`, { slot: wp.slot, pid: wp.pid });
       wp.channel.kill('SIGKILL');
     }, this.#config.killTimeout);
     timer.unref();
@@ -381,10 +381,10 @@ export class Supervisor {
   #responsiveness(wp: WorkerProcess): void {
     if (wp.state === 'unresponsive') {
       this.#unresponsive++;
-      log.warn(`${wp.name} is unresponsive (no heartbeat for ${MISS_AFTER_MS} ms: stopped, or a blocked event loop): it gets no new connections, and its sessions' requests are answered 503 until it answers again.`);
+      log.warn('worker.unresponsive', `${wp.name} is unresponsive (no heartbeat for ${MISS_AFTER_MS} ms: stopped, or a blocked event loop): it gets no new connections, and its sessions' requests are answered 503 until it answers again.`, { slot: wp.slot, pid: wp.pid });
     } else {
       this.#unresponsive--;
-      log.info(`${wp.name} answers again: ready.`);
+      log.info('worker.responsive', `${wp.name} answers again: ready.`, { slot: wp.slot, pid: wp.pid });
       this.#hooks.ready();
     }
     this.#announce();
@@ -392,6 +392,7 @@ export class Supervisor {
 
   #onExit(slot: Slot, wp: WorkerProcess, code: number | null, signal: string | null): void {
     const expected = wp.state === 'draining';
+    if (expected) log.info('worker.exited', `${wp.name} exited after draining (${signal ?? `code ${code}`})`, { slot: wp.slot, pid: wp.pid, code, signal });
     this.#leaveService(wp, 'stopped');
     this.#retiring.delete(wp);
     this.#hooks.gone(wp);
@@ -439,11 +440,11 @@ export class Supervisor {
     }
     if (decision.halt) {
       slot.phase = 'halted';
-      log.error(`slot ${slot.index} is in a crash loop: ${wp.name} ${how}, ${decision.failures} failures within ${this.#config.restartWindow} ms (--max-restarts ${this.#config.maxRestarts}). Not restarting it; fix the app, then \`corral reload\`.${stderr}`);
+      log.error('slot.crash-loop', `slot ${slot.index} is in a crash loop: ${wp.name} ${how}, ${decision.failures} failures within ${this.#config.restartWindow} ms (--max-restarts ${this.#config.maxRestarts}). Not restarting it; fix the app, then \`corral reload\`.${stderr}`, { slot: slot.index, failures: decision.failures });
       if (this.#slots.every((s) => s.phase === 'halted')) this.#hooks.allDown(`every slot is in a crash loop; the app keeps failing.${stderr}`);
       return;
     }
-    log.warn(`${wp.name} ${how}; starting a new worker in slot ${slot.index} in ${decision.delayMs} ms.`);
+    log.warn('worker.respawn', `${wp.name} ${how}; starting a new worker in slot ${slot.index} in ${decision.delayMs} ms.`, { slot: wp.slot, pid: wp.pid });
     slot.respawn = setTimeout(() => {
       if (this.#stopping || this.#slots[slot.index] !== slot || slot.current !== undefined) return;
       slot.phase = 'running';
