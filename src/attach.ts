@@ -55,6 +55,7 @@ export function attach<T extends SocketIOServerLike>(io: T): T {
   };
   runtime.addEnginePath(normalizeEnginePath(io.path()), {
     drain: () => io.engine?.close(),
+    sessions: () => (io.engine as { clientsCount?: number } | undefined)?.clientsCount ?? 0,
   });
   return io;
 }

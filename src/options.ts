@@ -72,6 +72,10 @@ export interface CorralOptions {
   env?: Readonly<Record<string, string | number | boolean>>;
   /** Node.js options for the workers (`--import tsx --max-old-space-size=512`): a string split on spaces, or an array. */
   nodeArgs?: string | readonly string[];
+  /** Serve /metrics (Prometheus), /healthz and /readyz on this port; 0 or absent: off. */
+  metrics?: number | string;
+  /** Address of the metrics port. Default 127.0.0.1 (loopback: metrics say a lot about a host). */
+  metricsHost?: string;
   /** How corral writes its lines: `text` (default) or `json` (one object per line, with `time`, `level`, `event`). */
   logFormat?: string;
   /** Rolling reload when a file changes: `true` watches the app's directory, or give paths. `node_modules` and dot-directories are ignored. Default false. */
@@ -119,13 +123,16 @@ export interface Config {
   /** Absolute paths to watch; empty = no watching. */
   readonly watch: readonly string[];
   readonly logFormat: LogFormat;
+  /** 0 = no metrics endpoint. */
+  readonly metrics: number;
+  readonly metricsHost: string;
 }
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'proxyProtocol', 'trustProxy', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
-  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch', 'logFormat',
+  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch', 'logFormat', 'metrics', 'metricsHost',
 ];
 
 const MS = 'milliseconds from';
@@ -178,7 +185,10 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     nodeArgs: nodeArgsOf(input.nodeArgs),
     watch: watchOf(input.watch, app),
     logFormat: logFormatOf(input.logFormat),
+    metrics: input.metrics === undefined || input.metrics === '' ? 0 : integer('metrics', input.metrics, 0, 65535, 'a TCP port for /metrics, /healthz and /readyz (0: off)'),
+    metricsHost: input.metricsHost === undefined || input.metricsHost === '' ? '127.0.0.1' : hostOfMetrics(input.metricsHost),
   };
+  if (config.metrics !== 0 && config.metrics === config.port) throw bad('metrics', `a port other than the public port ${port}`, input.metrics);
   return Object.freeze(config);
 }
 
@@ -243,6 +253,11 @@ function watchOf(value: unknown, app: string): readonly string[] {
   const paths = list.map((p) => resolve(p.trim()));
   for (const p of paths) if (!existsSync(p)) throw bad('watch', 'paths that exist', p);
   return Object.freeze(paths);
+}
+
+function hostOfMetrics(value: unknown): string {
+  if (typeof value === 'string' && /^[\w.:%-]+$/.test(value)) return value;
+  throw bad('metricsHost', 'an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0', value);
 }
 
 function logFormatOf(value: unknown): LogFormat {

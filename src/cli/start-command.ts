@@ -34,6 +34,8 @@ const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
   ['--unresponsive-timeout <ms>', 'unresponsiveTimeout', 'kill and replace a worker that missed its heartbeat this long; 0 = never (default: 30000)'],
   ['--slot-ports <base>', 'slotPorts', 'also serve slot i on port BASE+i, straight to that worker (for a front balancer)'],
   ['-n, --name <name>', 'name', "what list, logs, stop, restart call it (default: the app's file name)"],
+  ['--metrics <port>', 'metrics', 'serve /metrics (Prometheus, summed over workers), /healthz and /readyz on this port'],
+  ['--metrics-host <address>', 'metricsHost', 'address of the metrics port (default: 127.0.0.1)'],
   ['--log-format <format>', 'logFormat', 'text (default) or json: one object per line with time, level, event and fields'],
   ['--node-args <args>', 'nodeArgs', 'Node.js options for the workers, e.g. "--import tsx --max-old-space-size=512"'],
 ];

@@ -19,6 +19,13 @@ export interface WorkerPool {
   readonly anyUnresponsive: boolean;
 }
 
+/** Told how each handoff ended (for metrics); absent, nothing is counted. */
+export interface HandoffObserver {
+  answered(handoff: Handoff, accepted: boolean): void;
+  /** Unanswered by its deadline (`expired`), or its worker died first (`lost`). */
+  unanswered(result: 'expired' | 'lost'): void;
+}
+
 /** How long a handoff's answer may take to travel back after its deadline before it counts as refused. */
 const ANSWER_GRACE_MS = 1000;
 
@@ -42,6 +49,7 @@ export class Dispatcher {
   readonly #waitMs: number;
   #waitSweep: NodeJS.Timeout | undefined;
   #seq = 0;
+  observer: HandoffObserver | undefined;
 
   /** `waitMs`: how long a connection may wait for a ready worker before it is answered 503. */
   constructor(router: Router, pool: WorkerPool, waitMs: number) {
@@ -66,6 +74,7 @@ export class Dispatcher {
   settle(worker: WorkerProcess, seq: number, accepted: boolean): void {
     const handoff = this.#books.get(worker)?.settle(seq, accepted);
     if (handoff === undefined) return;
+    this.observer?.answered(handoff, accepted);
     if (accepted) {
       closeQuietly(handoff.handle);
       return;
@@ -78,7 +87,10 @@ export class Dispatcher {
   orphaned(worker: WorkerProcess): void {
     const books = this.#books.get(worker);
     this.#books.delete(worker);
-    for (const handoff of books?.takeUnanswered() ?? []) this.#retry(handoff);
+    for (const handoff of books?.takeUnanswered() ?? []) {
+      this.observer?.unanswered('lost');
+      this.#retry(handoff);
+    }
   }
 
   /**
@@ -99,6 +111,7 @@ export class Dispatcher {
         const handoff = books.takeOverdue(seq);
         if (handoff === undefined) continue;
         trace.router('%s did not answer a handoff within its deadline; routing it elsewhere', books.worker.name);
+        this.observer?.unanswered('expired');
         (handoff.refusedBy ??= []).push(books.worker);
         this.#retry(handoff);
       }

@@ -36,9 +36,11 @@ export class Handoff implements RoutedRequest {
   waitingSince = 0;
   /** While sent and unanswered: the time past which the worker refuses it (wall-clock ms). */
   deadline = 0;
+  /** When the primary accepted the connection (performance.now()). */
+  readonly acceptedAt: number;
   #url: string | undefined | null = null;
 
-  constructor(handle: RawHandle, bytes: Buffer, remoteAddress: string, options: { line?: string | undefined; head?: string | undefined; client?: ProxySource | undefined; target?: number; relayed?: boolean } = {}) {
+  constructor(handle: RawHandle, bytes: Buffer, remoteAddress: string, options: { line?: string | undefined; head?: string | undefined; client?: ProxySource | undefined; target?: number; relayed?: boolean; acceptedAt?: number } = {}) {
     this.handle = handle;
     this.bytes = bytes;
     this.remoteAddress = remoteAddress;
@@ -47,6 +49,7 @@ export class Handoff implements RoutedRequest {
     this.client = options.client;
     this.target = options.target ?? -1;
     this.relayed = options.relayed ?? false;
+    this.acceptedAt = options.acceptedAt ?? performance.now();
   }
 
   /** The request target, cut from the request line on first use. */

@@ -32,6 +32,8 @@ export interface HeadRead {
   readonly head: string | undefined;
   /** The client named by the PROXY header (undefined without one, or for LOCAL/UNKNOWN). */
   readonly client: ProxySource | undefined;
+  /** When the connection was accepted (performance.now()). */
+  readonly acceptedAt: number;
 }
 
 export interface HeadReaderOptions {
@@ -61,6 +63,8 @@ interface Reading {
   chunks: Buffer[];
   length: number;
   startedAt: number;
+  /** performance.now() at accept, for the handoff latency. */
+  acceptedAt: number;
   /** The client address, when it was counted (only while many are pending). */
   address: string | undefined;
   phase: typeof PROXY | typeof FORBID | typeof HTTP;
@@ -118,7 +122,7 @@ export class HeadReader {
       this.#perAddress.set(address, count + 1);
     }
     const phase = proxy === 'expect' ? PROXY : proxy === 'forbid' ? FORBID : HTTP;
-    this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now(), address, phase, want, offset: 0, client: undefined, lineStart: -1, lineEnd: -1 });
+    this.#reading.set(handle, { chunks: [], length: 0, startedAt: Date.now(), acceptedAt: performance.now(), address, phase, want, offset: 0, client: undefined, lineStart: -1, lineEnd: -1 });
     handle.onread = (buffer) => this.#onRead(handle, buffer);
     const err = handle.readStart();
     if (err !== 0) this.#finish(handle, 'closed');
@@ -211,7 +215,7 @@ export class HeadReader {
   #complete(handle: RawHandle, state: Reading, all: Buffer, line: string | undefined, head: string | undefined): void {
     this.#stop(handle);
     const bytes = state.offset === 0 ? all : all.subarray(state.offset);
-    this.#options.onHead(handle, { bytes, line, head, client: state.client });
+    this.#options.onHead(handle, { bytes, line, head, client: state.client, acceptedAt: state.acceptedAt });
   }
 
   #finish(handle: RawHandle, reason: HeadFailure, detail?: string): void {

@@ -24,6 +24,7 @@ import { readFdLimit } from './fd-limit';
 import { SlotPorts } from './slot-ports';
 import type { WorkerProcess } from '../supervisor/worker-process';
 import { Handoff } from './handoff';
+import { MetricsEndpoint } from './metrics';
 
 const EMPTY = Buffer.alloc(0);
 /** The worker's entry script: sets corral up, then loads the app. */
@@ -77,6 +78,8 @@ export class Primary implements Controllable {
   readonly #saidOnce = new Set<string>();
   /** The host the app's listen() named, once the listeners serve only it. */
   #appHost: string | undefined;
+  /** `--metrics`: /metrics, /healthz, /readyz. */
+  #metrics: MetricsEndpoint | undefined;
   /** Slot port connections whose PROXY header is being read: the slot each goes to. */
   readonly #pinnedReads = new Map<RawHandle, number>();
   /** Invalid or untrusted PROXY headers since the last warning (they come in storms too). */
@@ -179,9 +182,12 @@ export class Primary implements Controllable {
       // Workers' internal sockets live here; mkdtemp makes it 0700.
       this.#runtimeDir = mkdtempSync(join(base, workerDirPrefix()));
       this.#control = await serveControl(this.#controlPath, this);
+      if (config.metrics > 0) await this.#serveMetrics();
     } catch (err) {
       this.#listener.server.close();
       this.#slotPorts?.close();
+      this.#control?.close();
+      this.#metrics?.close();
       if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
       throw err;
     }
@@ -219,7 +225,10 @@ export class Primary implements Controllable {
 
   /** Rolling reload, one slot at a time (SIGHUP, `corral reload`). */
   reload(): Promise<ReloadReport> {
-    return this.#supervisor.reload();
+    return this.#supervisor.reload().then((report) => {
+      this.#metrics?.reloads.inc({ result: report.ok ? 'done' : 'failed' });
+      return report;
+    });
   }
 
   /** Change the number of worker slots (`corral scale N`); their slot ports follow. */
@@ -249,6 +258,29 @@ export class Primary implements Controllable {
   /** Kill every worker now (a second Ctrl-C). */
   kill(): void {
     this.#supervisor.kill();
+  }
+
+  async #serveMetrics(): Promise<void> {
+    const supervisor = this.#supervisor;
+    const metrics = new MetricsEndpoint({
+      status: () => supervisor.status(),
+      live: () => supervisor.liveWorkers(),
+      ready: () => this.#stopping === undefined && supervisor.readyWorkers().length > 0,
+    });
+    try {
+      await metrics.listen(this.config.metrics, this.config.metricsHost);
+    } catch (err) {
+      throw new CorralError('ERR_CORRAL_LISTEN_FAILED', `cannot serve metrics on ${this.config.metricsHost}:${this.config.metrics}: ${(err as Error).message}. Choose another --metrics port.`, { cause: err });
+    }
+    this.#metrics = metrics;
+    this.#dispatcher.observer = {
+      answered: (handoff, accepted) => {
+        metrics.handoffs.inc({ result: accepted ? 'accepted' : 'refused' });
+        if (accepted) metrics.handoffSeconds.observe((performance.now() - handoff.acceptedAt) / 1000);
+      },
+      unanswered: (result) => metrics.handoffs.inc({ result }),
+    };
+    log.info('metrics.listening', `metrics on http://${this.config.metricsHost.includes(':') ? `[${this.config.metricsHost}]` : this.config.metricsHost}:${metrics.address?.port}/metrics (and /healthz, /readyz)`, { port: metrics.address?.port });
   }
 
   /** How the primary learns the client: for the start line. */
@@ -345,6 +377,8 @@ export class Primary implements Controllable {
 
   #headFailed(handle: RawHandle, reason: HeadFailure, bytes: Buffer, detail: string | undefined): void {
     this.#pinnedReads.delete(handle);
+    // A client that hung up is no rejection.
+    if (reason !== 'closed') this.#metrics?.headFailures.inc({ reason });
     if (reason === 'too-long') {
       answerAndClose(handle, 414, 'URI Too Long', `corral: the request line is longer than ${this.config.maxHeadBytes} bytes (--max-head-bytes).`);
     } else if (reason === 'head-too-long') {
@@ -400,6 +434,9 @@ export class Primary implements Controllable {
           this.#saidOnce.add(message.message);
           log.warn('hint', message.message);
         }
+        return;
+      case 'metrics-reply':
+        this.#metrics?.settle(message.seq, message.metrics, message.sessions);
         return;
       case 'listen-host':
         void this.#onAppHost(wp, message.host);
@@ -477,7 +514,9 @@ export class Primary implements Controllable {
     this.#control?.close();
     this.#heads?.close();
     this.#dispatcher.close();
+    // Probes see /readyz 503 while the workers drain; the endpoint closes after.
     const { killed, unclean } = await this.#supervisor.stop();
+    this.#metrics?.close();
     if (killed.length > 0) log.warn('drain.killed', `killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
     for (const { worker, how } of unclean) log.warn('drain.unclean', `${worker.name} did not drain: it ${how} while draining; requests it held may have been cut.`);
     if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });

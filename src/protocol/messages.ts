@@ -51,6 +51,8 @@ export type ToWorker =
   | { tag: typeof TAG; type: 'relay-reply'; seq: number; accepted: boolean }
   /** Heartbeat: answered with a `pong` of the same `seq` from the worker's event loop. */
   | { tag: typeof TAG; type: 'ping'; seq: number }
+  /** Send the app's prom-client metrics (`metrics-reply` with the same `seq`). */
+  | { tag: typeof TAG; type: 'metrics'; seq: number }
   /** Stop taking connections, finish what is in flight, then exit. */
   | { tag: typeof TAG; type: 'drain'; deadlineMs: number };
 
@@ -78,6 +80,11 @@ export type ToPrimary =
    * connections that carried another worker's session).
    */
   | { tag: typeof TAG; type: 'stats'; rss: number; cpuMicros: number; forwarded: number; relayed: number }
+  /**
+   * Answer to `metrics`: the app's prom-client registry as `getMetricsAsJSON()` gives it ([]
+   * when the app has no prom-client), and its open Engine.IO sessions.
+   */
+  | { tag: typeof TAG; type: 'metrics-reply'; seq: number; metrics: unknown[]; sessions: number }
   /** Something the operator should read, logged by the primary with the worker's name; `once`: the same text from any worker is logged once. */
   | { tag: typeof TAG; type: 'warn'; message: string; once?: boolean };
 

@@ -453,6 +453,10 @@ export class Supervisor {
   }
 
   /** Every worker process alive now: slots' current workers and those retiring. */
+  liveWorkers(): WorkerProcess[] {
+    return this.#live();
+  }
+
   #live(): WorkerProcess[] {
     const all: WorkerProcess[] = [...this.#retiring];
     for (const slot of this.#slots) if (slot.current !== undefined) all.push(slot.current);

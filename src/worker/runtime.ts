@@ -16,6 +16,7 @@ import { hookListen } from './listen-hook';
 import { Relay } from './relay';
 import { StandInHandle } from './stand-in';
 import { StopSignals } from './signals';
+import { AppMetrics } from './app-metrics';
 
 const EMPTY = Buffer.alloc(0);
 /** Coalesce load reports: the primary needs a recent figure, not one per connection. */
@@ -34,6 +35,8 @@ type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolea
 /** Something to stop on drain (an attached Socket.IO server). */
 export interface Drainable {
   drain(): void;
+  /** Open Engine.IO sessions (for metrics). */
+  sessions(): number;
 }
 
 /**
@@ -53,6 +56,7 @@ export class WorkerRuntime {
   /** `--sticky cookie`: the cookies this worker issues to new visitors. */
   readonly #cookies: SlotCookies | undefined;
   readonly #drainables: Drainable[] = [];
+  readonly #appMetrics: AppMetrics;
   /** SIGINT, SIGHUP, SIGTERM: the primary's to act on; the app's listeners run once drained. */
   readonly #signals = new StopSignals();
   #server: Server | undefined;
@@ -74,6 +78,7 @@ export class WorkerRuntime {
     this.#owners = new RequestOwners(env.slot, router);
     this.#cookies = router instanceof CookieRouter ? router.cookies : undefined;
     this.#relay = new Relay((message, handle) => this.send(message, handle));
+    this.#appMetrics = new AppMetrics(env.app);
   }
 
   get slot(): number {
@@ -283,6 +288,12 @@ export class WorkerRuntime {
         return;
       case 'drain':
         this.#drain(message.deadlineMs);
+        return;
+      case 'metrics':
+        void this.#appMetrics.collect().then((metrics) => {
+          const sessions = this.#drainables.reduce((n, d) => n + d.sessions(), 0);
+          this.send({ tag: TAG, type: 'metrics-reply', seq: message.seq, metrics, sessions });
+        });
         return;
     }
   }
