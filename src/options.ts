@@ -76,6 +76,8 @@ export interface CorralOptions {
   metrics?: number | string;
   /** Address of the metrics port. Default 127.0.0.1 (loopback: metrics say a lot about a host). */
   metricsHost?: string;
+  /** Also serve a live dashboard on the metrics port (reload and scale need the token printed at start). Default false. */
+  dashboard?: boolean;
   /** How corral writes its lines: `text` (default) or `json` (one object per line, with `time`, `level`, `event`). */
   logFormat?: string;
   /** Rolling reload when a file changes: `true` watches the app's directory, or give paths. `node_modules` and dot-directories are ignored. Default false. */
@@ -126,13 +128,14 @@ export interface Config {
   /** 0 = no metrics endpoint. */
   readonly metrics: number;
   readonly metricsHost: string;
+  readonly dashboard: boolean;
 }
 
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'proxyProtocol', 'trustProxy', 'maxHeadBytes', 'headTimeout', 'killTimeout',
   'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
-  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch', 'logFormat', 'metrics', 'metricsHost',
+  'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch', 'logFormat', 'metrics', 'metricsHost', 'dashboard',
 ];
 
 const MS = 'milliseconds from';
@@ -187,7 +190,9 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     logFormat: logFormatOf(input.logFormat),
     metrics: input.metrics === undefined || input.metrics === '' ? 0 : integer('metrics', input.metrics, 0, 65535, 'a TCP port for /metrics, /healthz and /readyz (0: off)'),
     metricsHost: input.metricsHost === undefined || input.metricsHost === '' ? '127.0.0.1' : hostOfMetrics(input.metricsHost),
+    dashboard: booleanOf('dashboard', input.dashboard ?? false),
   };
+  if (config.dashboard && config.metrics === 0) throw bad('dashboard', 'a --metrics PORT to serve it on, e.g. --metrics 9100 --dashboard', input.dashboard);
   if (config.metrics !== 0 && config.metrics === config.port) throw bad('metrics', `a port other than the public port ${port}`, input.metrics);
   return Object.freeze(config);
 }

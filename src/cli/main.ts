@@ -13,6 +13,7 @@ import { registerPmCommands } from './pm-commands';
 import { registerLbConfig } from './lb-config';
 import { registerStartup } from './startup';
 import { statusTable } from './status-table';
+import type { PrimaryStatus, WorkerStatus } from '../control/protocol';
 
 const program = new Command('corral')
   .description('Run a Node.js realtime server on every core, with sticky sessions.')
@@ -68,11 +69,36 @@ async function ask(flags: TargetFlags, name: string | undefined, request: Parame
 
 const NAME = ['[name]', 'the cluster (--name); or address it with -p/-H/--control'] as const;
 
-target(program.command('status').description('show the workers of a running corral').argument(...NAME).option('--json', 'machine-readable output')).action(async (name: string | undefined, flags: TargetFlags & { json?: boolean }) => {
-  const response = await control(await controlPath(flags, name), { cmd: 'status' });
-  if (!response.ok) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', response.error);
-  if (!('workers' in response)) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', 'unexpected answer to status');
-  process.stdout.write(flags.json ? `${JSON.stringify({ primary: response.primary, workers: response.workers }, null, 2)}\n` : `${statusTable(response.primary, response.workers)}\n`);
+target(
+  program
+    .command('status')
+    .description('show the workers of a running corral')
+    .argument(...NAME)
+    .option('--json', 'machine-readable output')
+    .option('--watch', 'redraw every second (Ctrl-C to quit), with handoffs/s'),
+).action(async (name: string | undefined, flags: TargetFlags & { json?: boolean; watch?: boolean }) => {
+  const path = await controlPath(flags, name);
+  const read = async (): Promise<{ primary: PrimaryStatus; workers: WorkerStatus[] }> => {
+    const response = await control(path, { cmd: 'status' });
+    if (!response.ok) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', response.error);
+    if (!('workers' in response)) throw new CorralError('ERR_CORRAL_CONTROL_FAILED', 'unexpected answer to status');
+    return response;
+  };
+  if (!flags.watch) {
+    const { primary, workers } = await read();
+    process.stdout.write(flags.json ? `${JSON.stringify({ primary, workers }, null, 2)}\n` : `${statusTable(primary, workers)}\n`);
+    return;
+  }
+  // Like `pm2 monit`, in one table: redrawn in place every second.
+  let last: { at: number; handoffs: number } | undefined;
+  for (;;) {
+    const { primary, workers } = await read();
+    const now = Date.now();
+    const rate = last === undefined ? undefined : Math.round(((primary.handoffs - last.handoffs) * 1000) / Math.max(1, now - last.at));
+    last = { at: now, handoffs: primary.handoffs };
+    process.stdout.write(`${process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${statusTable(primary, workers, rate)}\n`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 });
 target(program.command('reload').description('replace every worker, one slot at a time, without dropping a request').argument(...NAME)).action((name: string | undefined, flags: TargetFlags) => ask(flags, name, { cmd: 'reload' }));
 target(program.command('stop').description('drain and stop a running corral; exits with its outcome (0: every worker drained)').argument(...NAME).option('--no-wait', 'return once the stop has begun')).action((name: string | undefined, flags: TargetFlags & { wait: boolean }) =>

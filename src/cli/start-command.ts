@@ -56,6 +56,7 @@ export function registerStart(program: Command): void {
     .option('--only <name>', 'with a config file of several apps (a PM2 apps array): start this one (without it, each starts detached)')
     .option('--watch [paths]', "rolling reload when a file changes (default: the app's directory; node_modules and dot-directories ignored)")
     .option('--wait-ready', 'a worker is ready when the app calls ready(), not when it listens')
+    .option('--dashboard', 'a live dashboard on the --metrics port; reload and scale need the token it prints')
     .option('--proxy-protocol', 'every connection (from --trust-proxy, when given) starts with a PROXY protocol v1/v2 header')
     // The daemon's own: where its output goes.
     .addOption(new Option('--log-file <path>').hideHelp());
@@ -83,6 +84,7 @@ export function registerStart(program: Command): void {
     for (const [, name] of FLAGS) if (flags[name] !== undefined) (options as unknown as Record<string, unknown>)[name] = flags[name];
     if (flags['waitReady'] === true) options.waitReady = true;
     if (flags['proxyProtocol'] === true) options.proxyProtocol = true;
+    if (flags['dashboard'] === true) options.dashboard = true;
     if (flags['watch'] !== undefined) options.watch = flags['watch'];
     if (args.length > 0) options.appArgs = args;
     const config = resolveConfig(options);

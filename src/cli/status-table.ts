@@ -1,11 +1,11 @@
 import type { PrimaryStatus, WorkerStatus } from '../control/protocol';
 
 /** `corral status` as a terminal table. */
-export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStatus[]): string {
+export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStatus[], handoffsPerSecond?: number): string {
   const slotPorts = primary.slotPorts > 0 ? `, slot ports from ${primary.slotPorts}` : '';
-  const head = `corral: primary pid ${primary.pid}, ${primary.host}:${primary.port}${slotPorts}, host id ${primary.hostId}, sticky=${primary.sticky}, adapter ${primary.adapter}, up ${duration(primary.uptimeMs)}, app ${primary.app}`;
+  const head = `corral: primary pid ${primary.pid}, ${primary.host}:${primary.port}${slotPorts}, host id ${primary.hostId}, sticky=${primary.sticky}, adapter ${primary.adapter}, up ${duration(primary.uptimeMs)}, app ${primary.app}${handoffsPerSecond === undefined ? '' : `, ${handoffsPerSecond} handoffs/s`}`;
   const rows = [
-    ['slot', 'pid', 'state', 'uptime', 'restarts', 'conns', 'fwd', 'rss', 'cpu'],
+    ['slot', 'pid', 'state', 'uptime', 'restarts', 'conns', 'sessions', 'fwd', 'rss', 'cpu'],
     ...workers.map((w) => [
       String(w.slot),
       w.pid === null ? '-' : String(w.pid),
@@ -13,6 +13,7 @@ export function statusTable(primary: PrimaryStatus, workers: readonly WorkerStat
       w.pid === null ? '-' : duration(w.uptimeMs),
       String(w.restarts),
       String(w.connections),
+      String(w.sessions),
       w.relayed > 0 ? `${w.forwarded}+${w.relayed}ws` : String(w.forwarded),
       w.rssBytes > 0 ? `${(w.rssBytes / 1024 / 1024).toFixed(1)} MB` : '-',
       `${w.cpuPercent}%`,

@@ -28,6 +28,8 @@ export interface PrimaryStatus {
   name: string;
   /** Workers the cluster is configured for (the slots). */
   workers: number;
+  /** Connections handed to workers and accepted, since start (a rate over two readings). */
+  handoffs: number;
 }
 
 /** One row of `corral status`: one worker process (or an empty slot). */
@@ -43,6 +45,8 @@ export interface WorkerStatus {
   /** Requests this worker forwarded to other workers, and upgrades it relayed, in all. */
   forwarded: number;
   relayed: number;
+  /** Open Engine.IO sessions. */
+  sessions: number;
 }
 
 export interface ReloadReport {

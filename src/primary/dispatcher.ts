@@ -50,6 +50,8 @@ export class Dispatcher {
   #waitSweep: NodeJS.Timeout | undefined;
   #seq = 0;
   observer: HandoffObserver | undefined;
+  /** Handoffs workers accepted, in all. */
+  accepted = 0;
 
   /** `waitMs`: how long a connection may wait for a ready worker before it is answered 503. */
   constructor(router: Router, pool: WorkerPool, waitMs: number) {
@@ -76,6 +78,7 @@ export class Dispatcher {
     if (handoff === undefined) return;
     this.observer?.answered(handoff, accepted);
     if (accepted) {
+      this.accepted++;
       closeQuietly(handoff.handle);
       return;
     }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkerStatus } from '../control/protocol';
 import { log } from '../log';
+import type { Dashboard } from './dashboard';
 import { TAG } from '../protocol/messages';
 import type { WorkerProcess } from '../supervisor/worker-process';
 
@@ -56,14 +57,19 @@ export class MetricsEndpoint {
   readonly #forwarded = new Gauge({ name: 'corral_worker_forwarded_requests', help: 'Keep-alive requests the worker forwarded to the worker that owns them, since it started.', labelNames: ['slot'], registers: [this.#registry] });
   readonly #relayed = new Gauge({ name: 'corral_worker_relayed_upgrades', help: 'WebSocket upgrades the worker relayed to the worker that owns them, since it started.', labelNames: ['slot'], registers: [this.#registry] });
 
-  constructor(source: MetricsSource) {
+  /** `--dashboard`, served on the same port. */
+  readonly #dashboard: Dashboard | undefined;
+
+  constructor(source: MetricsSource, dashboard?: Dashboard) {
     this.#source = source;
+    this.#dashboard = dashboard;
   }
 
   /** Serve on `port` of `host` (loopback unless told otherwise). */
   listen(port: number, host: string): Promise<void> {
     const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (this.#dashboard?.handle(req, res, path) === true) return;
       if (path === '/healthz') {
         res.end('ok\n');
       } else if (path === '/readyz') {
@@ -83,7 +89,7 @@ export class MetricsEndpoint {
         );
       } else {
         res.statusCode = 404;
-        res.end('corral serves /metrics, /healthz and /readyz here\n');
+        res.end(`corral serves /metrics, /healthz and /readyz here${this.#dashboard === undefined ? '' : ', and /dashboard'}\n`);
       }
     });
     this.#server = server;
@@ -103,6 +109,7 @@ export class MetricsEndpoint {
   }
 
   close(): void {
+    this.#dashboard?.close();
     this.#server?.close();
     this.#server?.closeAllConnections();
     for (const pending of this.#pending.values()) pending.resolve(undefined);
@@ -167,7 +174,7 @@ export class MetricsEndpoint {
       this.#rss.set({ slot }, row.rssBytes);
       this.#cpu.set({ slot }, row.cpuPercent / 100);
       this.#connections.set({ slot }, row.connections);
-      this.#sessions.set({ slot }, reply?.sessions ?? 0);
+      this.#sessions.set({ slot }, reply?.sessions ?? row.sessions);
       this.#forwarded.set({ slot }, row.forwarded);
       this.#relayed.set({ slot }, row.relayed);
     }

@@ -25,6 +25,7 @@ import { SlotPorts } from './slot-ports';
 import type { WorkerProcess } from '../supervisor/worker-process';
 import { Handoff } from './handoff';
 import { MetricsEndpoint } from './metrics';
+import { announceDashboard, Dashboard } from './dashboard';
 
 const EMPTY = Buffer.alloc(0);
 /** The worker's entry script: sets corral up, then loads the app. */
@@ -215,6 +216,7 @@ export class Primary implements Controllable {
       app: config.app,
       name: config.name,
       workers: new Set(this.#supervisor.status().map((row) => row.slot)).size,
+      handoffs: this.#dispatcher?.accepted ?? 0,
     };
   }
 
@@ -262,11 +264,15 @@ export class Primary implements Controllable {
 
   async #serveMetrics(): Promise<void> {
     const supervisor = this.#supervisor;
-    const metrics = new MetricsEndpoint({
-      status: () => supervisor.status(),
-      live: () => supervisor.liveWorkers(),
-      ready: () => this.#stopping === undefined && supervisor.readyWorkers().length > 0,
-    });
+    const dashboard = this.config.dashboard ? new Dashboard(this) : undefined;
+    const metrics = new MetricsEndpoint(
+      {
+        status: () => supervisor.status(),
+        live: () => supervisor.liveWorkers(),
+        ready: () => this.#stopping === undefined && supervisor.readyWorkers().length > 0,
+      },
+      dashboard,
+    );
     try {
       await metrics.listen(this.config.metrics, this.config.metricsHost);
     } catch (err) {
@@ -280,7 +286,9 @@ export class Primary implements Controllable {
       },
       unanswered: (result) => metrics.handoffs.inc({ result }),
     };
-    log.info('metrics.listening', `metrics on http://${this.config.metricsHost.includes(':') ? `[${this.config.metricsHost}]` : this.config.metricsHost}:${metrics.address?.port}/metrics (and /healthz, /readyz)`, { port: metrics.address?.port });
+    const base = `http://${this.config.metricsHost.includes(':') ? `[${this.config.metricsHost}]` : this.config.metricsHost}:${metrics.address?.port}`;
+    log.info('metrics.listening', `metrics on ${base}/metrics (and /healthz, /readyz)`, { port: metrics.address?.port });
+    if (dashboard !== undefined) announceDashboard(base, dashboard.token);
   }
 
   /** How the primary learns the client: for the start line. */

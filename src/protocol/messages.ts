@@ -79,7 +79,7 @@ export type ToPrimary =
    * the requests forwarded to other workers and the upgrades relayed to them (keep-alive
    * connections that carried another worker's session).
    */
-  | { tag: typeof TAG; type: 'stats'; rss: number; cpuMicros: number; forwarded: number; relayed: number }
+  | { tag: typeof TAG; type: 'stats'; rss: number; cpuMicros: number; forwarded: number; relayed: number; sessions: number }
   /**
    * Answer to `metrics`: the app's prom-client registry as `getMetricsAsJSON()` gives it ([]
    * when the app has no prom-client), and its open Engine.IO sessions.

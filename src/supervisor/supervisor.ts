@@ -150,10 +150,11 @@ export class Supervisor {
       cpuPercent: wp.cpuPercent,
       forwarded: wp.forwarded,
       relayed: wp.relayed,
+      sessions: wp.sessions,
     });
     for (const slot of this.#slots) {
       if (slot.current !== undefined) rows.push(row(slot, slot.current));
-      else rows.push({ slot: slot.index, pid: null, state: slot.phase, uptimeMs: 0, restarts: slot.policy.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0 });
+      else rows.push({ slot: slot.index, pid: null, state: slot.phase, uptimeMs: 0, restarts: slot.policy.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0, sessions: 0 });
     }
     for (const wp of this.#retiring) rows.push(row(this.#slots[wp.slot], wp));
     return rows.sort((a, b) => a.slot - b.slot);
@@ -331,7 +332,7 @@ export class Supervisor {
         this.#heartbeat.pong(wp);
         return;
       case 'stats':
-        wp.stats(message.rss, message.cpuMicros, message.forwarded, message.relayed);
+        wp.stats(message.rss, message.cpuMicros, message.forwarded, message.relayed, message.sessions);
         this.#checkMemory(wp);
         return;
       case 'load':

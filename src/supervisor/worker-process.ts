@@ -24,6 +24,8 @@ export class WorkerProcess {
   /** Requests forwarded and upgrades relayed to other workers, in all (keep-alive connections carrying another's session). */
   forwarded = 0;
   relayed = 0;
+  /** Open Engine.IO sessions, as last reported. */
+  sessions = 0;
   #cpuMicros = 0;
   #cpuAt = 0;
   /** The last few KiB the app wrote to stderr, for crash reports. */
@@ -63,7 +65,8 @@ export class WorkerProcess {
     return this.#takenReported;
   }
 
-  stats(rss: number, cpuMicros: number, forwarded: number, relayed: number): void {
+  stats(rss: number, cpuMicros: number, forwarded: number, relayed: number, sessions: number): void {
+    this.sessions = sessions;
     this.forwarded = forwarded;
     this.relayed = relayed;
     const now = Date.now();

@@ -95,7 +95,7 @@ export class WorkerRuntime {
     });
     const stats = setInterval(() => {
       const cpu = process.cpuUsage();
-      this.send({ tag: TAG, type: 'stats', rss: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system, forwarded: this.#forwarded, relayed: this.#relayed });
+      this.send({ tag: TAG, type: 'stats', rss: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system, forwarded: this.#forwarded, relayed: this.#relayed, sessions: this.#drainables.reduce((n, d) => n + d.sessions(), 0) });
     }, STATS_MS);
     stats.unref();
   }
