@@ -86,17 +86,20 @@ async function measure(v: Variant, connections: number): Promise<{ rate: number;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '6000' }, out: { type: 'string', default: path.join(ROOT, 'bench', 'results') } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '6000' }, only: { type: 'string' }, out: { type: 'string', default: path.join(ROOT, 'bench', 'results') } } });
+  const only = values.only?.split(',');
+  const variants = only === undefined ? VARIANTS : VARIANTS.filter((v) => only.includes(v.spec.id));
+  if (variants.length === 0) throw new Error(`--only: none of ${values.only}; ids: ${VARIANTS.map((v) => v.spec.id).join(', ')}`);
   const runs = Number(values.runs);
   const connections = Number(values.connections);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be 1..20, got ${values.runs}`);
   if (!Number.isInteger(connections) || connections < 100) throw new Error(`--connections must be at least 100, got ${values.connections}`);
   process.on('exit', killAllContendersNow);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-  const rows = new Map<string, Row>(VARIANTS.map((v) => [v.spec.id, { label: v.spec.label, rate: [], primaryUs: [], p50: [], p99: [], failed: 0 }]));
+  const rows = new Map<string, Row>(variants.map((v) => [v.spec.id, { label: v.spec.label, rate: [], primaryUs: [], p50: [], p99: [], failed: 0 }]));
   for (let run = 0; run < runs; run++) {
     // Rotate the order each run so no variant always goes first.
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + run) % VARIANTS.length]!);
+    const order = variants.map((_, i) => variants[(i + run) % variants.length]!);
     for (const v of order) {
       const m = await measure(v, connections);
       const row = rows.get(v.spec.id)!;
@@ -109,8 +112,8 @@ async function main(): Promise<void> {
     }
   }
   const med = (xs: number[]): number => median(xs) ?? NaN;
-  const rr = med(rows.get('cluster-rr')!.primaryUs);
-  const sid = med(rows.get('corral-sid')!.primaryUs);
+  const rr = med(rows.get('cluster-rr')?.primaryUs ?? []);
+  const sid = med(rows.get('corral-sid')?.primaryUs ?? []);
   const lines = [
     `# What the front door costs: primary CPU per new connection`,
     ``,
