@@ -101,7 +101,7 @@ describe('parseTrustProxy', () => {
     throwsBadOption(() => parseTrustProxy(5), 'not a string or an array of strings', 'got 5.');
     throwsBadOption(() => parseTrustProxy(null), 'got null.');
     throwsBadOption(() => parseTrustProxy({ cidr: '10.0.0.0/8' }), 'got {"cidr":"10.0.0.0/8"}.');
-    throwsBadOption(() => parseTrustProxy(10n), 'got 10.');
+    throwsBadOption(() => parseTrustProxy(10n), 'got 10n.');
     throwsBadOption(() => parseTrustProxy(['10.0.0.0/8', 5]), 'element 2 of the array is 5, not a string');
     throwsBadOption(() => parseTrustProxy([['10.0.0.0/8']]), 'element 1 of the array is ["10.0.0.0/8"], not a string');
   });
@@ -248,6 +248,17 @@ describe('forwardedClient', () => {
     assert.equal(via('[::FFFF:c633:6407]:80'), '198.51.100.7');
     assert.equal(via('198.51.100.7, ::ffff:10.0.0.2'), '198.51.100.7');
     assert.equal(via('FD00:0::9'), 'fd00::9');
+  });
+
+  test('at most 32 trusted hops are walked: past them the answer is the 32nd', () => {
+    /** `n` trusted hops, the right-most 10.0.0.1, the n-th from the right 10.0.0.n. */
+    const hops = (n: number): string => Array.from({ length: n }, (_, i) => `10.0.0.${n - i}`).join(', ');
+    assert.equal(via(`198.51.100.7, ${hops(32)}`), '198.51.100.7');
+    assert.equal(via(hops(32)), '10.0.0.32');
+    assert.equal(via(`198.51.100.7, ${hops(33)}`), '10.0.0.32');
+    assert.equal(via(`198.51.100.7, ${hops(200)}`), '10.0.0.32');
+    // Empty entries are not hops.
+    assert.equal(via(`198.51.100.7, ${hops(32).replaceAll(', ', ', , ')}`), '198.51.100.7');
   });
 
   test('a mapped peer is checked as IPv4, and a peer is returned as given', () => {

@@ -9,6 +9,8 @@
  * 'invalid' answers are shared constants) and never throws.
  */
 
+import { BAD, OUT, ipText, ipv4Text, isMapped, scanIPv4, scanIPv6 } from './ip';
+
 /**
  * The client the proxy saw. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is given as the
  * IPv4 address, as corral gives peer addresses everywhere; IPv6 is in Node's canonical form.
@@ -36,8 +38,6 @@ export const PROXY_V1_MAX = 107;
 const CR = 0x0d;
 const LF = 0x0a;
 const SP = 0x20;
-const COLON = 0x3a;
-const DOT = 0x2e;
 /** "PROXY " */
 const V1_SIG: readonly number[] = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20];
 const V2_SIG: readonly number[] = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
@@ -49,10 +49,9 @@ const V2_FIXED = 16;
 /** Shortest v2 address block for each family (UNSPEC, INET, INET6, UNIX), spec section 2.2. */
 const V2_MIN_ADDRESS_LENGTH: readonly number[] = [0, 12, 36, 216];
 
-// Field scanners return the index where their field stopped, or one of these: OUT when the
-// bytes ran out while the field was still a valid prefix, BAD when it cannot be completed.
-const OUT = -1;
-const BAD = -2;
+// Field scanners return the index where their field stopped, or, like ./ip's address
+// scanners, OUT when the bytes ran out while the field was still a valid prefix, BAD when it
+// cannot be completed.
 
 const INCOMPLETE: ProxyParse = Object.freeze({ kind: 'incomplete' });
 const invalid = (reason: string): ProxyParse => Object.freeze({ kind: 'invalid', reason });
@@ -75,8 +74,6 @@ const V2_SHORT = invalid('PROXY v2: length too short for the address family');
 // string before parseProxyHeader returns, so one pair of arrays serves every call.
 const SRC_WORDS = new Uint16Array(8);
 const DST_WORDS = new Uint16Array(8);
-/** IPv6 text is built here: eight groups of four hex digits and seven colons at most. */
-const TEXT = Buffer.alloc(39);
 
 /**
  * Parse a PROXY header at the start of `bytes` (everything read so far). `maxLength`: most
@@ -132,7 +129,7 @@ function parseV2(bytes: Buffer, maxLength: number): ProxyParse {
     return header(length, { address, port: uint16At(bytes, 24), family: 'IPv4' });
   }
   for (let i = 0; i < 8; i++) SRC_WORDS[i] = uint16At(bytes, 16 + 2 * i);
-  return header(length, ipv6Source(SRC_WORDS, uint16At(bytes, 48)));
+  return header(length, sourceOf(SRC_WORDS, uint16At(bytes, 48)));
 }
 
 function parseV1(bytes: Buffer): ProxyParse {
@@ -153,10 +150,10 @@ function parseV1(bytes: Buffer): ProxyParse {
   const scanAddress = v6 ? scanIPv6 : scanIPv4;
   // Each OUT below passes the fewest bytes a valid line still needs: " x" per field left + CRLF.
   const srcStart = v6 ? tcp6 : tcp4;
-  const srcEnd = scanAddress(bytes, srcStart, end, SRC_WORDS);
+  const srcEnd = fieldEnd(scanAddress(bytes, srcStart, end, SRC_WORDS), end);
   if (srcEnd === OUT) return ranOut(n, 8);
   if (srcEnd === BAD || bytes[srcEnd] !== SP) return V1_SRC_ADDRESS;
-  const dstEnd = scanAddress(bytes, srcEnd + 1, end, DST_WORDS);
+  const dstEnd = fieldEnd(scanAddress(bytes, srcEnd + 1, end, DST_WORDS), end);
   if (dstEnd === OUT) return ranOut(n, 6);
   if (dstEnd === BAD || bytes[dstEnd] !== SP) return V1_DST_ADDRESS;
   const sportEnd = scanPort(bytes, dstEnd + 1, end);
@@ -168,11 +165,7 @@ function parseV1(bytes: Buffer): ProxyParse {
   if (dportEnd === BAD || bytes[dportEnd] !== CR) return V1_DST_PORT;
   if (dportEnd + 1 >= end) return ranOut(n, 1);
   if (bytes[dportEnd + 1] !== LF) return V1_CRLF;
-  const port = decimalAt(bytes, dstEnd + 1, sportEnd);
-  const source: ProxySource = v6
-    ? ipv6Source(SRC_WORDS, port)
-    : { address: ipv4Text(quadAt(bytes, srcStart, srcEnd)), port, family: 'IPv4' };
-  return header(dportEnd + 2, source);
+  return header(dportEnd + 2, sourceOf(SRC_WORDS, decimalAt(bytes, dstEnd + 1, sportEnd)));
 }
 
 /** v1 UNKNOWN: the rest of the line, if any, follows a space and is ignored (spec 2.1). */
@@ -195,92 +188,12 @@ function ranOut(n: number, stillNeeded: number): ProxyParse {
   return n + stillNeeded > PROXY_V1_MAX ? V1_TOO_LONG : INCOMPLETE;
 }
 
-/** Dotted quad as net.isIPv4 takes it: four decimal octets 0-255, no leading zeros. */
-function scanIPv4(bytes: Buffer, pos: number, end: number): number {
-  let dots = 0;
-  let digits = 0;
-  let octet = 0;
-  for (let i = pos; i < end; i++) {
-    const c = byteAt(bytes, i);
-    if (c >= 0x30 && c <= 0x39) {
-      if (digits === 1 && octet === 0) return BAD;
-      octet = octet * 10 + (c - 0x30);
-      if (octet > 255) return BAD;
-      digits++;
-    } else if (c === DOT) {
-      if (digits === 0 || dots === 3) return BAD;
-      dots++;
-      digits = 0;
-      octet = 0;
-    } else {
-      return dots === 3 && digits > 0 ? i : BAD;
-    }
-  }
-  return OUT;
-}
-
 /**
- * IPv6 text as net.isIPv6 takes it (RFC 4291 2.2, without a zone id): hex groups of 1-4
- * digits, at most one "::" standing for one or more zero groups, optionally ending in a
- * dotted quad that counts as two groups. Writes the eight groups to `words`. Every check is
- * made on the byte that breaks it, so OUT really means "a valid address can still follow".
+ * An address scanner's answer as a v1 field: ./ip stops at `end` when an address is complete
+ * there, but the field may still go on (`1.2.3.4` then `5`), so it has run out.
  */
-function scanIPv6(bytes: Buffer, pos: number, end: number, words: Uint16Array): number {
-  let count = 0; // groups written to `words` so far
-  let gap = -1; // groups before the "::", or -1 before any
-  // Groups allowed: 8, or 7 once a "::" (which stands for at least one zero group) is seen.
-  let digits = 0;
-  let value = 0;
-  let i = pos;
-  if (i < end && bytes[i] === COLON) {
-    if (i + 1 >= end) return OUT;
-    if (bytes[i + 1] !== COLON) return BAD; // a lone leading ':'
-    gap = 0;
-    i += 2;
-  }
-  for (; i < end; i++) {
-    const c = byteAt(bytes, i);
-    const h = hexValue(c);
-    if (h >= 0) {
-      if (digits === 4 || (digits === 0 && count >= (gap < 0 ? 8 : 7))) return BAD;
-      value = value * 16 + h;
-      digits++;
-    } else if (c === COLON) {
-      if (digits === 0) {
-        if (gap >= 0) return BAD; // a second "::", or ":::"
-        gap = count;
-      } else {
-        words[count++] = value;
-        digits = 0;
-        value = 0;
-        if (count >= (gap < 0 ? 8 : 7)) return BAD; // no room for the group this ':' announces
-      }
-    } else if (c === DOT) {
-      // The digits so far were the first octet of a dotted quad, which must end the address.
-      if (gap < 0 ? count !== 6 : count > 5) return BAD;
-      const start = i - digits;
-      const stop = scanIPv4(bytes, start, end);
-      if (stop < 0) return stop;
-      const quad = quadAt(bytes, start, stop);
-      words[count] = quad >>> 16;
-      words[count + 1] = quad & 0xffff;
-      return finishIPv6(words, count + 2, gap, stop);
-    } else {
-      if (digits > 0) words[count++] = value;
-      else if (gap !== count) return BAD; // empty, or a trailing single ':'
-      return finishIPv6(words, count, gap, i);
-    }
-  }
-  return OUT;
-}
-
-/** Check the group count and expand the "::" in place; returns `stop` or BAD. */
-function finishIPv6(words: Uint16Array, count: number, gap: number, stop: number): number {
-  if (gap < 0) return count === 8 ? stop : BAD;
-  const tail = count - gap;
-  words.copyWithin(8 - tail, gap, count);
-  words.fill(0, gap, 8 - tail);
-  return stop;
+function fieldEnd(stop: number, end: number): number {
+  return stop === end ? OUT : stop;
 }
 
 /** Decimal port 0-65535, no sign, no leading zeros. */
@@ -296,80 +209,9 @@ function scanPort(bytes: Buffer, pos: number, end: number): number {
   return OUT;
 }
 
-/** An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 client, as corral unwraps it elsewhere. */
-function ipv6Source(w: Uint16Array, port: number): ProxySource {
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
-    return { address: ipv4Text(lastQuad(w)), port, family: 'IPv4' };
-  }
-  return { address: formatIPv6(w), port, family: 'IPv6' };
-}
-
-/**
- * The text Node gives for these groups (libuv's inet_ntop6): lower case, the first longest
- * run of two or more zero groups as "::", and, like Node, a dotted tail for ::a.b.c.d.
- * Written as bytes into TEXT and decoded once: a chain of small string concatenations (or
- * toString(16) per group) measured about twice as slow.
- */
-function formatIPv6(w: Uint16Array): string {
-  let best = -1;
-  let bestLength = 1; // a single zero group is not compressed (RFC 5952 4.2.2)
-  let run = -1;
-  for (let i = 0; i < 8; i++) {
-    if (w[i] !== 0) run = -1;
-    else {
-      if (run < 0) run = i;
-      if (i + 1 - run > bestLength) {
-        best = run;
-        bestLength = i + 1 - run;
-      }
-    }
-  }
-  if (best === 0 && bestLength === 6) return `::${ipv4Text(lastQuad(w))}`;
-  let p = 0;
-  for (let i = 0; i < 8; i++) {
-    if (i === best) {
-      TEXT[p++] = COLON;
-      TEXT[p++] = COLON;
-      i += bestLength - 1;
-      continue;
-    }
-    if (i !== 0 && i !== best + bestLength) TEXT[p++] = COLON;
-    const v = w[i] ?? 0;
-    // Hex digits without leading zeros.
-    if (v >= 0x1000) TEXT[p++] = hexDigit(v >> 12);
-    if (v >= 0x100) TEXT[p++] = hexDigit((v >> 8) & 0xf);
-    if (v >= 0x10) TEXT[p++] = hexDigit((v >> 4) & 0xf);
-    TEXT[p++] = hexDigit(v & 0xf);
-  }
-  return TEXT.toString('latin1', 0, p);
-}
-
-function hexDigit(d: number): number {
-  return d < 10 ? 0x30 + d : 0x57 + d;
-}
-
-/** An IPv4 address, as a 32-bit number, in dotted decimal. */
-function ipv4Text(quad: number): string {
-  return `${quad >>> 24}.${(quad >>> 16) & 0xff}.${(quad >>> 8) & 0xff}.${quad & 0xff}`;
-}
-
-/** The last two groups as a 32-bit IPv4 address. */
-function lastQuad(w: Uint16Array): number {
-  return (w[6] ?? 0) * 0x10000 + (w[7] ?? 0);
-}
-
-/** The 32-bit value of the (validated) dotted quad in bytes[start, stop). */
-function quadAt(bytes: Buffer, start: number, stop: number): number {
-  let quad = 0;
-  let octet = 0;
-  for (let i = start; i < stop; i++) {
-    const c = byteAt(bytes, i);
-    if (c === DOT) {
-      quad = quad * 256 + octet;
-      octet = 0;
-    } else octet = octet * 10 + (c - 0x30);
-  }
-  return quad * 256 + octet;
+/** The client at these groups: a mapped address (as ./ip holds IPv4 too) is the IPv4 client. */
+function sourceOf(w: Uint16Array, port: number): ProxySource {
+  return { address: ipText(w), port, family: isMapped(w) ? 'IPv4' : 'IPv6' };
 }
 
 /** Value of the (validated) decimal digits in bytes[start, stop). */
@@ -392,12 +234,6 @@ function matchLiteral(bytes: Buffer, pos: number, literal: readonly number[]): n
     if (bytes[pos + i] !== literal[i]) return BAD;
   }
   return pos + literal.length;
-}
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const lower = c | 0x20; // ASCII letters only differ by this bit
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
 }
 
 function header(length: number, source: ProxySource | undefined): ProxyParse {
