@@ -101,6 +101,13 @@ export function registerStart(program: Command): void {
     const logFile = flags['logFile'] as string | undefined;
     const rotating = logFile === undefined ? undefined : new RotatingFile(logFile);
     setOutput(rotating !== undefined ? fileSink(rotating, config.logFormat) : terminalSink(config.logFormat));
+    if (rotating !== undefined) {
+      // A daemon's stderr goes nowhere: a crash of the primary must reach its log file.
+      process.on('uncaughtException', (err) => {
+        log.error('primary.crash', `the primary crashed: ${err.stack ?? String(err)}`);
+        void rotating.close().then(() => process.exit(1));
+      });
+    }
     if (file !== undefined) log.info('config.file', `config file ${file.path}`);
     const primary = new Primary(config);
     primary.onStopped = (code, failure) => {
