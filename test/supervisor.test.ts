@@ -212,7 +212,7 @@ describe('supervisor', () => {
     assert.equal(parsed.primary.pid, corral.proc.pid);
     assert.deepEqual(new Set(parsed.workers.map((w) => w.pid)), await whoAnswers(corral));
     assert.ok(parsed.workers.every((w) => w.state === 'ready'));
-    assert.match(ctl(corral, 'status').stdout, /slot\s+pid\s+state\s+uptime\s+restarts\s+conns\s+fwd\s+rss\s+cpu/);
+    assert.match(ctl(corral, 'status').stdout, /slot\s+pid\s+state\s+uptime\s+restarts\s+conns\s+sessions\s+fwd\s+rss\s+cpu/);
 
     assert.equal(ctl(corral, 'scale', '3').status, 0);
     await corral.waitForOutput(/(?:ready: serving[^]*){3}/);

@@ -101,6 +101,7 @@ export function registerStart(program: Command): void {
     const logFile = flags['logFile'] as string | undefined;
     const rotating = logFile === undefined ? undefined : new RotatingFile(logFile);
     setOutput(rotating !== undefined ? fileSink(rotating, config.logFormat) : terminalSink(config.logFormat));
+    if (config.logFormat === 'json') jsonWarnings();
     if (rotating !== undefined) {
       // A daemon's stderr goes nowhere: a crash of the primary must reach its log file.
       process.on('uncaughtException', (err) => {
@@ -148,6 +149,15 @@ async function startEach(apps: readonly EcosystemApp[], argv: readonly string[])
     (result.code === 0 ? process.stdout : process.stderr).write(`${result.output}\n`);
   }
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * In JSON mode Node's own warnings (deprecations, experimental features) of the primary become
+ * `node.warning` lines too, instead of text a log shipper cannot parse.
+ */
+function jsonWarnings(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => log.warn('node.warning', `${warning.name}: ${warning.message}`, { code: (warning as { code?: string }).code ?? null }));
 }
 
 /** SIGINT/SIGTERM drain (twice: kill), SIGHUP reloads. */
