@@ -1,4 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+
+/** The first port of the kernel's ephemeral range (what port 0 binds draw from); Linux's default is 32768. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
 
 /** Whether `port` can be bound on `host` right now. */
 export function canBind(host: string, port: number): Promise<boolean> {
@@ -31,10 +42,16 @@ export async function freeCommonPort(hosts: readonly string[]): Promise<number> 
   throw new Error(`no port free on all of ${hosts.join(', ')} after 50 tries`);
 }
 
-/** The first of `count` consecutive ports free on every address in `hosts` (for `--slot-ports`), bounded in tries. */
+/**
+ * The first of `count` consecutive ports free on every address in `hosts` (for `--slot-ports`),
+ * bounded in tries. Drawn below the kernel's ephemeral range, so that nothing bound to port 0
+ * meanwhile (a corral's own public port, a client's source port) can take one of them before
+ * corral binds them.
+ */
 export async function freePortRun(count: number, hosts: readonly string[] = ['127.0.0.1']): Promise<number> {
+  const low = ephemeralLow();
   for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 10_000 + Math.floor(Math.random() * (low - 10_000 - count));
     const checks = await Promise.all(hosts.flatMap((h) => Array.from({ length: count }, (_, k) => canBind(h, base + k))));
     if (checks.every(Boolean)) return base;
   }
