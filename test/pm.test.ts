@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -26,7 +26,21 @@ function stateFor(t: TestContext): { state: string; daemons: string[] } {
   const state = mkdtempSync(join(tmpdir(), 'corral-state-'));
   const daemons: string[] = [];
   t.after(async () => {
-    for (const name of daemons) await corral(state, ['stop', name]);
+    // By each record's own pid, whatever the test left: a daemon is detached and would outlive the suite.
+    for (const name of daemons) {
+      const record = join(state, 'corral', 'apps', `${name}.json`);
+      if (!existsSync(record)) continue;
+      await corral(state, ['stop', name]);
+      const { pid } = JSON.parse(readFileSync(record, 'utf8')) as { pid: number };
+      // Only if that pid is still this test's daemon (a stopped one's pid may be anyone's by now).
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        // gone
+      }
+      if (cmdline.includes(state)) process.kill(pid, 'SIGKILL');
+    }
     rmSync(state, { recursive: true, force: true });
   });
   return { state, daemons };
@@ -46,8 +60,9 @@ describe('a day with corral as a PM2 user', () => {
 
     const list = await corral(state, ['list']);
     assert.match(list.out, /^api\s+daemon\s+online\s+\d+\s+\d+\s+2\/2\s/m);
-    const json = JSON.parse((await corral(state, ['list', '--json'])).out) as { name: string; status: string }[];
-    assert.deepEqual(json.map((r) => [r.name, r.status]), [['api', 'online']]);
+    // Only this state dir's daemons: other corrals of this user may run meanwhile (they list as foreground here).
+    const json = JSON.parse((await corral(state, ['list', '--json'])).out) as { name: string; status: string; mode: string }[];
+    assert.deepEqual(json.filter((r) => r.mode === 'daemon').map((r) => [r.name, r.status]), [['api', 'online']]);
 
     await waitFor(async () => /hello from the app/.test((await corral(state, ['logs', 'api'])).out), 10_000, 'the app line in the log');
     const logs = (await corral(state, ['logs', 'api', '--lines', '100'])).out;
@@ -71,7 +86,8 @@ describe('a day with corral as a PM2 user', () => {
     assert.match(again.out, /api is stopped: `corral restart api` starts it again/);
 
     assert.equal((await corral(state, ['delete', 'api'])).code, 0);
-    assert.match((await corral(state, ['list'])).out, /no corral runs here/);
+    const rows = JSON.parse((await corral(state, ['list', '--json'])).out) as { name: string; mode: string }[];
+    assert.deepEqual(rows.filter((r) => r.mode === 'daemon'), [], 'deleted: no daemon of this state dir is left');
     const gone = await corral(state, ['restart', 'api']);
     assert.equal(gone.code, 1);
     assert.match(gone.out, /no daemon is called api/);

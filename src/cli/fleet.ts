@@ -45,15 +45,16 @@ export async function runningCorrals(): Promise<RunningCorral[]> {
  * record's. Two running under one name (possible in the foreground): named, with what to do.
  */
 export async function controlPathOfName(name: string): Promise<string> {
-  const running = (await runningCorrals()).filter((c) => c.primary.name === name);
-  if (running.length === 1) return running[0]!.controlPath;
-  if (running.length > 1) {
-    throw new CorralError('ERR_CORRAL_BAD_OPTION', `several corrals are called ${name} (ports ${running.map((c) => c.primary.port).join(', ')}): address one with -p PORT.`);
-  }
+  // A daemon of this state dir owns its name here, whatever else runs under that name.
   const record = readRecord(name);
   if (record !== undefined) {
     if ((await probeSocket(record.controlPath)) === 'answers') return record.controlPath;
     throw new CorralError('ERR_CORRAL_NOT_RUNNING', `${name} is stopped: \`corral restart ${name}\` starts it again as it was started (\`corral list\` shows them all).`);
+  }
+  const running = (await runningCorrals()).filter((c) => c.primary.name === name);
+  if (running.length === 1) return running[0]!.controlPath;
+  if (running.length > 1) {
+    throw new CorralError('ERR_CORRAL_BAD_OPTION', `several corrals are called ${name} (ports ${running.map((c) => c.primary.port).join(', ')}): address one with -p PORT.`);
   }
   throw new CorralError('ERR_CORRAL_NOT_RUNNING', `no corral is called ${name}: \`corral list\` shows those running; start one with \`corral start app.js --name ${name}\`.`);
 }
