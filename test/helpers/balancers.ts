@@ -94,7 +94,8 @@ async function run(t: Cleanup, name: string, bin: string, args: string[], dir: s
   const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
   const exited = new Promise<void>((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) resolve();
-    else proc.once('exit', () => resolve());
+    // 'close', not 'exit': it comes after the last of its output, which the failure message quotes.
+    else proc.once('close', () => resolve());
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
