@@ -1,9 +1,10 @@
 /** How each contender is started, found ready, measured and stopped. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { spawnTied } from './lifeline';
 import { descendants, killQuietly } from './proc';
 
 export type ContenderId = 'single' | 'cluster-rr' | 'sticky-io' | 'sticky-session' | 'corral-sid' | 'corral-ip' | FrontDoorId;
@@ -112,6 +113,7 @@ export class Running {
     readonly spec: ContenderSpec,
     readonly port: number,
     private readonly child: ChildProcess,
+    private readonly cut: () => void,
   ) {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -160,17 +162,21 @@ export class Running {
     return this.exited;
   }
 
-  /** Spawns the contender in its own process group and waits until it serves, or throws. */
-  static async start(spec: ContenderSpec, deadlineMs: number): Promise<Running> {
+  /**
+   * Spawns the contender in its own process group, tied to the bench's life (lifeline.ts), and
+   * waits until it serves, or throws. `prefix` runs before node in the same process (e.g.
+   * `['sh', '-c', 'ulimit -n 200000; exec "$0" "$@"']`).
+   */
+  static async start(spec: ContenderSpec, deadlineMs: number, prefix: readonly string[] = []): Promise<Running> {
     const port = await freePort();
     const { args, env } = spec.command(port);
-    const child = spawn(process.execPath, args, {
+    const argv = [...prefix, process.execPath, ...args];
+    const { child, cut } = spawnTied(argv[0] as string, argv.slice(1), {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
     });
-    const running = new Running(spec, port, child);
+    const running = new Running(spec, port, child, cut);
     live.add(running);
     const until = Date.now() + deadlineMs;
     let healthy = false;
@@ -205,6 +211,7 @@ export class Running {
       this.signalGroup('SIGKILL');
       for (const p of pids) killQuietly(p, 'SIGKILL');
       await this.exitPromise;
+      this.cut();
       this.child.stdin?.destroy();
       live.delete(this);
     })();
@@ -213,6 +220,11 @@ export class Running {
 
   signalGroup(sig: NodeJS.Signals): void {
     killQuietly(-this.pid, sig);
+  }
+
+  /** For exit handlers: the lifeline's end, closed (the group's watcher SIGKILLs what is left). */
+  cutNow(): void {
+    this.cut();
   }
 }
 
@@ -224,5 +236,6 @@ export function killAllContendersNow(): void {
   for (const r of live) {
     for (const p of r.workerPids()) killQuietly(p, 'SIGKILL');
     r.signalGroup('SIGKILL');
+    r.cutNow();
   }
 }

@@ -3,9 +3,10 @@
  * servers'). This side forks it, hands it one workload at a time and samples CPU of the
  * primary, the workers and the client at the workload's start/end marks.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './contenders';
+import { spawnTied } from './lifeline';
 import { cpuMs, machineBusyMs, rssKb } from './proc';
 import type { FromClient, MarkName, ToClient, WorkloadName, WorkloadParams, WorkloadResult } from './types';
 
@@ -54,17 +55,21 @@ const ENTRY = path.join(__dirname, 'workloads', 'client.ts');
 
 export class ClientProcess {
   private readonly child: ChildProcess;
+  private readonly cut: () => void;
   private exited: string | null = null;
   private readonly exitPromise: Promise<void>;
 
-  private constructor() {
+  /** `prefix` runs before node in the same process (e.g. an `sh -c 'ulimit -n ...; exec'`). */
+  private constructor(prefix: readonly string[], env: NodeJS.ProcessEnv) {
     // tsx's CJS hook only: with its ESM loader (--import tsx) every require() in the client
     // (xmlhttprequest-ssl requires 'http' per request) takes a round trip to the hooks thread.
-    this.child = fork(ENTRY, [], {
+    // Spawned like fork() (an IPC channel on fd 3), in its own group tied to the bench's life.
+    const argv = [...prefix, process.execPath, '--require', 'tsx/cjs', ENTRY];
+    ({ child: this.child, cut: this.cut } = spawnTied(argv[0] as string, argv.slice(1), {
       cwd: ROOT,
-      execArgv: ['--require', 'tsx/cjs'],
+      env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    }));
     live.add(this);
     this.exitPromise = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -75,8 +80,8 @@ export class ClientProcess {
     });
   }
 
-  static start(): ClientProcess {
-    return new ClientProcess();
+  static start(prefix: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): ClientProcess {
+    return new ClientProcess(prefix, env);
   }
 
   get pid(): number {
@@ -160,6 +165,17 @@ export class ClientProcess {
   async stop(): Promise<void> {
     if (this.exited === null) this.child.kill('SIGKILL');
     await this.exitPromise;
+    this.cut();
+  }
+
+  /** For exit handlers: SIGKILL it and its group, synchronously. */
+  killNow(): void {
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    this.cut();
   }
 }
 
@@ -196,11 +212,5 @@ const live = new Set<ClientProcess>();
 
 /** For exit handlers: kill every client process, synchronously. */
 export function killAllClientsNow(): void {
-  for (const c of live) {
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  for (const c of live) c.killNow();
 }

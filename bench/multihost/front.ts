@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { readlinkSync, rmSync } from 'node:fs';
 import { startNginx, type RunningBalancer } from '../../test/helpers/balancers';
 import { ROOT } from '../contenders';
+import { guardGroup } from '../lifeline';
 import { descendants } from '../proc';
 import { CORRAL_CLI } from './corral-host';
 
@@ -33,6 +34,8 @@ export class Front {
     private readonly dir: string | null,
     readonly port: number,
     readonly configArgs: readonly string[],
+    /** nginx is started by the tests' launcher (its own group): a guard ties it to the bench. */
+    private readonly cutGuard: () => void,
   ) {}
 
   get url(): string {
@@ -50,13 +53,14 @@ export class Front {
     if (o.slotPorts !== null) args.push('--slot-ports', String(o.slotPorts.base), '--workers', String(o.slotPorts.workers));
     const config = await lbConfig(args);
     const nginx = await startNginx('suite', config, { host: '127.0.0.1', port: o.listenPort, timeoutMs: 10_000 });
+    const cutGuard = nginx.proc.pid === undefined ? () => undefined : guardGroup(nginx.proc.pid);
     let dir: string | null = null;
     try {
       if (nginx.proc.pid !== undefined) dir = readlinkSync(`/proc/${nginx.proc.pid}/cwd`);
     } catch {
       // exited already: stop() below reports nothing, the next request will fail loudly
     }
-    const front = new Front(nginx, dir, o.listenPort, args);
+    const front = new Front(nginx, dir, o.listenPort, args, cutGuard);
     live.add(front);
     return front;
   }
@@ -64,6 +68,7 @@ export class Front {
   /** Idempotent (the launcher's stop is). */
   async stop(): Promise<void> {
     await this.nginx.stop();
+    this.cutGuard();
     live.delete(this);
   }
 
@@ -77,6 +82,7 @@ export class Front {
         // gone
       }
     }
+    this.cutGuard();
     if (this.dir !== null && this.dir.includes('corral-nginx-')) rmSync(this.dir, { recursive: true, force: true });
   }
 }

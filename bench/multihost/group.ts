@@ -2,7 +2,8 @@
  * A server process started in its own process group, so everything it forks (corral's
  * workers) is stopped with it: SIGTERM to the group, SIGKILL after a grace period.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnTied } from '../lifeline';
 import { descendants, killQuietly } from '../proc';
 
 export class ProcessGroup {
@@ -11,16 +12,20 @@ export class ProcessGroup {
   private readonly exitPromise: Promise<void>;
   private stopping: Promise<void> | null = null;
   private readonly child: ChildProcess;
+  private readonly cut: () => void;
   private readonly listeners = new Set<(line: string) => void>();
 
-  /** Spawns `command args` detached (a new group), stdout and stderr read line by line. */
+  /**
+   * Spawns `command args` detached (a new group tied to the bench's life: lifeline.ts), stdout
+   * and stderr read line by line.
+   */
   constructor(
     readonly name: string,
     command: string,
     args: readonly string[],
     options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
-    this.child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    ({ child: this.child, cut: this.cut } = spawnTied(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] }));
     live.add(this);
     this.exitPromise = new Promise((resolve) => {
       this.child.once('error', (err) => {
@@ -82,6 +87,7 @@ export class ProcessGroup {
       this.signalGroup('SIGKILL');
       for (const p of pids) killQuietly(p, 'SIGKILL');
       await this.exitPromise;
+      this.cut();
       live.delete(this);
     })();
     return this.stopping;
@@ -92,6 +98,7 @@ export class ProcessGroup {
     if (this.pid <= 0) return;
     for (const p of descendants(this.pid)) killQuietly(p, 'SIGKILL');
     this.signalGroup('SIGKILL');
+    this.cut();
   }
 
   private signalGroup(sig: NodeJS.Signals): void {
