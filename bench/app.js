@@ -17,7 +17,19 @@ const host = process.env.HOST || '127.0.0.1';
 const pid = process.pid;
 const healthBody = JSON.stringify({ pid });
 
+// When each connection reached this process's http server, CLOCK_MONOTONIC ns (shared by every
+// process on a Linux machine): the handoff-latency workload compares it with the moment its
+// connect completed. Only GET /conn-ns reads it; one clock read per connection is all the
+// other workloads pay.
+const CONN_NS = Symbol('connNs');
+
 const httpServer = http.createServer((req, res) => {
+  if (req.url === '/conn-ns') {
+    const body = String(req.socket[CONN_NS] ?? 0);
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+    return;
+  }
   if (req.url === '/health') {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': healthBody.length });
     res.end(healthBody);
@@ -30,6 +42,10 @@ const httpServer = http.createServer((req, res) => {
   }
   res.writeHead(404, { 'content-length': 0 });
   res.end();
+});
+
+httpServer.on('connection', (socket) => {
+  socket[CONN_NS] = process.hrtime.bigint();
 });
 
 const io = new Server(httpServer, { serveClient: false });

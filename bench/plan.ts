@@ -6,6 +6,14 @@ export const SPREAD: readonly string[] = Array.from({ length: 32 }, (_, i) => `1
 /** Every client behind one address (a NAT or a proxy). */
 export const ONE_IP: readonly string[] = ['127.0.0.1'];
 
+/**
+ * Offered new connections per second for handoff-latency: the same for every contender. Full:
+ * about half a core of a primary that spends ~100-150 us per connection (issue #15's figures),
+ * with the load generator and the workers on the same two cores. The table shows the primary
+ * CPU it really took.
+ */
+export const HANDOFF_RATE = { full: 3000, quick: 300 } as const;
+
 export const WORKLOADS: readonly WorkloadName[] = [
   'hs-polling',
   'hs-default',
@@ -15,6 +23,7 @@ export const WORKLOADS: readonly WorkloadName[] = [
   'broadcast',
   'http-keepalive',
   'http-newconn',
+  'handoff-latency',
   'balance-one-ip',
   'balance-spread',
   'footprint',
@@ -30,6 +39,7 @@ export const DESCRIPTION: Record<WorkloadName, string> = {
   broadcast: 'Broadcast: io.emit from one client, deliveries/s to all clients (WebSocket)',
   'http-keepalive': 'Plain HTTP GET /, keep-alive, autocannon (requests/s)',
   'http-newconn': 'Plain HTTP GET /, one request per new connection (connections/s)',
+  'handoff-latency': `Handoff latency: client connect() to the worker's connection event, new connections at a fixed offered rate (${HANDOFF_RATE.full}/s; quick ${HANDOFF_RATE.quick}/s)`,
   'balance-one-ip': 'Balance: sessions per worker, all clients on one IP (all held open)',
   'balance-spread': 'Balance: sessions per worker, clients over 127.0.0.2-33 (all held open)',
   footprint: 'Primary footprint: short Engine.IO sessions (2 connections each, after a warm-up), sessions/s',
@@ -46,6 +56,7 @@ const base: Sizes = {
   transports: 'default',
   hold: false,
   warmup: 0,
+  rate: 0,
 } as const;
 
 export function sizes(workload: WorkloadName, quick: boolean): Sizes {
@@ -69,6 +80,8 @@ export function sizes(workload: WorkloadName, quick: boolean): Sizes {
       return { ...timed, concurrency: 50, deadlineMs: 10_000 };
     case 'http-newconn':
       return { ...timed, concurrency: 50 };
+    case 'handoff-latency':
+      return { ...timed, rate: q(HANDOFF_RATE.full, HANDOFF_RATE.quick), concurrency: 500, durationMs: q(10_000, 1000) };
     case 'balance-one-ip':
       return { ...hs, count: q(1000, 60), hold: true, addresses: ONE_IP };
     case 'balance-spread':

@@ -44,6 +44,9 @@ export interface Cell {
   /** Per-worker session counts of the first measured run, largest first. */
   perWorker: number[];
   extra: Record<string, number>;
+  /** handoff-latency: medians over runs of each run's p50 / p99, microseconds. */
+  handoffP50Us: number | null;
+  handoffP99Us: number | null;
 }
 
 export type Summary = Partial<Record<ContenderId, Partial<Record<WorkloadName, Cell>>>>;
@@ -88,6 +91,8 @@ export function aggregate(records: readonly RunRecord[], specs: readonly Contend
         vsBaseline: null,
         perWorker: [],
         extra: {},
+        handoffP50Us: median(ms.map((m) => m.result.handoffUs?.p50 ?? null)),
+        handoffP99Us: median(ms.map((m) => m.result.handoffUs?.p99 ?? null)),
       };
       for (const m of ms) {
         cell.attempted += m.result.attempted;
@@ -152,6 +157,7 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
 }
 
 export function workloadTable(wl: WorkloadName, summary: Summary, specs: readonly ContenderSpec[]): string {
+  if (wl === 'handoff-latency') return handoffTable(summary, specs);
   const base = baselineOf(summary);
   const baseRate = summary[base]?.[wl]?.rate ?? null;
   const balance = wl.startsWith('balance');
@@ -185,6 +191,46 @@ export function workloadTable(wl: WorkloadName, summary: Summary, specs: readonl
   return `### ${DESCRIPTION[wl]}\n\n${table(head, rows)}`;
 }
 
+/** handoff-latency: the handoff's p50/p99 next to the rate, with ratios to round-robin's and sticky-session's. */
+function handoffTable(summary: Summary, specs: readonly ContenderSpec[]): string {
+  const wl: WorkloadName = 'handoff-latency';
+  const peers: { id: ContenderId; name: string }[] = [
+    { id: 'cluster-rr', name: 'rr' },
+    { id: 'sticky-session', name: 'sticky-session' },
+  ];
+  const head = ['contender', 'rate (offered)', 'failures', 'handoff p50 us', 'p99 us', ...peers.map((p) => `x ${p.name} p50/p99`), 'request p50/p99 ms', 'CPU% P/W/C', 'primary us/conn'];
+  const rows = specs.map((s) => {
+    const c = summary[s.id]?.[wl];
+    if (!c || (c.rate === null && c.errors.length > 0)) return [s.label, (c?.errors[0] ?? 'not run').split('\n')[0]?.slice(0, 90) ?? '', ...head.slice(2).map(() => '')];
+    const runs = Math.max(1, c.runs - c.errors.length);
+    const offered = (c.extra.offered ?? 0) / runs;
+    const shed = c.extra.shed ?? 0;
+    const vs = (id: ContenderId): string => {
+      const p = summary[id]?.[wl];
+      return `${fmt(ratio(c.handoffP50Us, p?.handoffP50Us), 2)}x/${fmt(ratio(c.handoffP99Us, p?.handoffP99Us), 2)}x`;
+    };
+    const workers = s.id === 'single' ? '-' : c.workersEachPct.length > 0 ? c.workersEachPct.join('+') : fmt(c.workersPct);
+    return [
+      s.label,
+      `${fmtRate(c.rate)} (${fmtRate(offered)})${(c.otherPct ?? 0) > DISTURBED_PCT ? ' *' : ''}`,
+      failures(c) + (shed > 0 ? ` (shed ${shed})` : '') + (c.errors.length > 0 ? ` [${c.errors.length} run(s) errored]` : ''),
+      fmt(c.handoffP50Us, 0),
+      fmt(c.handoffP99Us, 0),
+      ...peers.map((p) => (p.id === s.id ? '1.00x/1.00x' : vs(p.id))),
+      `${fmt(c.p50, 2)}/${fmt(c.p99, 2)}`,
+      `${fmt(c.primaryPct)}/${workers}/${fmt(c.clientPct)}`,
+      fmt(c.primaryUsPerConn, 1),
+    ];
+  });
+  return (
+    `### ${DESCRIPTION[wl]}\n\n` +
+    'Open loop: connections start on a schedule whatever the contender does; `shed` = scheduled connections skipped ' +
+    'because 500 were in flight. Handoff = worker `connection` event minus the start of the client\'s connect, both ' +
+    'CLOCK_MONOTONIC (single process: its own `connection` event, the floor). Ratios below 1 are faster.\n\n' +
+    table(head, rows)
+  );
+}
+
 const SHORT: Record<WorkloadName, string> = {
   'hs-polling': 'hs poll',
   'hs-default': 'hs default',
@@ -194,6 +240,7 @@ const SHORT: Record<WorkloadName, string> = {
   broadcast: 'broadcast',
   'http-keepalive': 'http k-a',
   'http-newconn': 'http new',
+  'handoff-latency': 'handoff p50/p99 us',
   'balance-one-ip': 'bal 1 IP',
   'balance-spread': 'bal 32 IPs',
   footprint: 'short sess.',
@@ -209,6 +256,7 @@ export function overviewTable(workloads: readonly WorkloadName[], summary: Summa
       if (!c || c.rate === null) return c?.errors.length ? 'error' : '-';
       const bad = c.failed + c.hung > 0 ? ` !${c.failed + c.hung}` : '';
       if (wl.startsWith('balance')) return `${fmt(c.balance, 2)}${bad}`;
+      if (wl === 'handoff-latency') return `${fmt(c.handoffP50Us)}/${fmt(c.handoffP99Us)}${bad}`;
       const x = s.id === base ? '' : ` (${fmt(c.vsBaseline, 2)}x)`;
       const star = (c.otherPct ?? 0) > DISTURBED_PCT ? ' *' : '';
       return `${fmtRate(c.rate)}${x}${bad}${star}`;
@@ -263,6 +311,16 @@ export function targets(summary: Summary, footprintSessions: number): Target[] {
     us === null || usRr === null
       ? na('primary CPU per new connection <= cluster round-robin', 'missing figure')
       : { name: 'primary CPU per new connection <= cluster round-robin', verdict: us <= usRr ? 'PASS' : 'FAIL', detail: `${us.toFixed(1)} vs ${usRr.toFixed(1)} us/conn` },
+  );
+  const ho = cell('corral-sid', 'handoff-latency');
+  out.push(
+    !ho || ho.handoffP99Us === null
+      ? na('handoff p99 < 1 ms at the fixed new-connection rate', 'missing figure')
+      : {
+          name: 'handoff p99 < 1 ms at the fixed new-connection rate',
+          verdict: ho.handoffP99Us < 1000 && ho.failed + ho.hung === 0 ? 'PASS' : 'FAIL',
+          detail: `p99 ${fmt(ho.handoffP99Us)} us, p50 ${fmt(ho.handoffP50Us)} us, primary ${fmt(ho.primaryPct)}% of a core` + (ho.failed + ho.hung > 0 ? `, ${failures(ho)}` : ''),
+        },
   );
   const bal = cell('corral-sid', 'balance-one-ip');
   out.push(

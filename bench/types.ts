@@ -9,6 +9,7 @@ export type WorkloadName =
   | 'broadcast'
   | 'http-keepalive'
   | 'http-newconn'
+  | 'handoff-latency'
   | 'balance-one-ip'
   | 'balance-spread'
   | 'footprint';
@@ -32,8 +33,10 @@ export interface WorkloadResult {
   pids: Record<string, number>;
   /** Number of TCP connections the phase opened, when the workload knows (for CPU per connection). */
   connections: number | null;
-  /** Workload-specific figures (upgrades, deliveries, ...). */
+  /** Workload-specific figures (upgrades, deliveries, ...), summed over runs in the report. */
   extra: Record<string, number>;
+  /** Client connect to the worker's `connection` event, microseconds (handoff-latency only). */
+  handoffUs: { p50: number | null; p99: number | null; n: number } | null;
 }
 
 /** CPU is measured between 'start' and 'end'; the primary's RSS is read at every mark. */
@@ -70,4 +73,6 @@ export interface WorkloadParams {
   hold: boolean;
   /** Sessions run before the measured phase (footprint). */
   warmup: number;
+  /** Offered rate, new connections per second (handoff-latency; 0 elsewhere). */
+  rate: number;
 }

@@ -7,6 +7,7 @@ import { broadcast } from './broadcast';
 import type { Mark } from './common';
 import { echo } from './echo';
 import { footprint } from './footprint';
+import { handoffLatency } from './handoff';
 import { handshake } from './handshake';
 import { httpKeepAlive, httpNewConnections } from './http';
 
@@ -19,6 +20,7 @@ const WORKLOADS: Record<WorkloadName, (p: WorkloadParams, mark: Mark) => Promise
   broadcast,
   'http-keepalive': httpKeepAlive,
   'http-newconn': httpNewConnections,
+  'handoff-latency': handoffLatency,
   'balance-one-ip': handshake,
   'balance-spread': handshake,
   footprint,

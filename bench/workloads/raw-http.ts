@@ -4,13 +4,19 @@ import net from 'node:net';
 export interface RawResponse {
   status: number;
   body: string;
+  /** process.hrtime.bigint() just before the connect was started (only when asked: `stamp`). */
+  connectNs: bigint | null;
 }
 
-/** Resolves with the response, or rejects with 'timeout' or the socket error code. */
-export function oneShot(host: string, port: number, localAddress: string, request: string, timeoutMs: number): Promise<RawResponse> {
+/**
+ * Resolves with the response, or rejects with 'timeout' or the socket error code. With
+ * `stamp`, notes the monotonic clock just before the connect starts.
+ */
+export function oneShot(host: string, port: number, localAddress: string, request: string, timeoutMs: number, stamp = false): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let settled = false;
+    const connectNs = stamp ? process.hrtime.bigint() : null;
     const sock = net.connect({ host, port, localAddress });
     const settle = (err: Error | null): void => {
       if (settled) return;
@@ -21,7 +27,7 @@ export function oneShot(host: string, port: number, localAddress: string, reques
       const raw = Buffer.concat(chunks).toString('latin1');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0);
       const sep = raw.indexOf('\r\n\r\n');
-      resolve({ status, body: sep >= 0 ? raw.slice(sep + 4) : '' });
+      resolve({ status, body: sep >= 0 ? raw.slice(sep + 4) : '', connectNs });
     };
     const timer = setTimeout(() => settle(new Error('timeout')), timeoutMs);
     sock.setNoDelay(true);
