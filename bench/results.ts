@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ContenderSpec } from './contenders';
 import { sizes } from './plan';
-import { DISTURBED_PCT, aggregate, baselineOf, overviewTable, targets, targetsTable, workloadTable, type RunRecord } from './report';
+import { DISTURBED_PCT, aggregate, baselineOf, fmtRate, overviewTable, targets, targetsTable, workloadTable, type RunRecord, type Summary } from './report';
+import { barChart } from './svg';
 import type { WorkloadName } from './types';
 
 export interface RunInfo {
@@ -31,8 +32,11 @@ export function writeResults(info: RunInfo, records: readonly RunRecord[]): stri
         disturbed.map((r) => `${r.contender} ${r.workload} (${r.measured?.cpu.otherPct}%)`).join(', '),
     );
   }
+  const durationS = Math.round((Date.now() - info.started) / 1000);
   const md = [
     `## corral bench, ${new Date(info.started).toISOString().slice(0, 16).replace('T', ' ')} UTC (${info.quick ? 'quick' : 'full'})`,
+    '',
+    `Duration: ${duration(durationS)}. ![rates per contender](rates.svg)`,
     '',
     `Machine: ${info.machine}. Each contender runs bench/app.js with 2 workers (single: 1 process). ` +
       `Figures are medians of ${info.runs} run(s); failures are summed over runs. ` +
@@ -56,7 +60,7 @@ export function writeResults(info: RunInfo, records: readonly RunRecord[]): stri
   console.log(`\n${md}`);
   const json = {
     date: new Date(info.started).toISOString(),
-    durationS: Math.round((Date.now() - info.started) / 1000),
+    durationS,
     mode: info.quick ? 'quick' : 'full',
     runs: info.runs,
     machine: info.machine,
@@ -72,6 +76,41 @@ export function writeResults(info: RunInfo, records: readonly RunRecord[]): stri
   mkdirSync(info.out, { recursive: true });
   writeFileSync(path.join(info.out, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(path.join(info.out, 'latest.md'), md);
-  console.log(`wrote ${path.relative(process.cwd(), path.join(info.out, 'latest.json'))} and latest.md in ${Math.round((Date.now() - info.started) / 1000)} s`);
+  writeFileSync(path.join(info.out, 'rates.svg'), ratesSvg(info, summary));
+  console.log(`wrote ${path.relative(process.cwd(), path.join(info.out, 'latest.json'))}, latest.md and rates.svg; the run took ${duration(durationS)}`);
   return md;
+}
+
+/** "1 h 02 min 05 s", "3 min 20 s", "42 s". */
+export function duration(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min ${String(sec).padStart(2, '0')} s`;
+  return m > 0 ? `${m} min ${sec} s` : `${sec} s`;
+}
+
+/** Workloads whose rate is a throughput (balance counts sessions; handoff-latency is offered a fixed rate). */
+const CHARTED = (wl: WorkloadName): boolean => !wl.startsWith('balance') && wl !== 'handoff-latency';
+
+/**
+ * One group of bars per workload, one bar per contender: its median rate as a % of the fastest
+ * contender in that workload (rates differ by 100x between workloads), the rate written on it.
+ */
+function ratesSvg(info: RunInfo, summary: Summary): string {
+  const groups = info.workloads.filter(CHARTED).map((wl) => {
+    const rates = info.specs.map((s) => summary[s.id]?.[wl]?.rate ?? null);
+    const best = Math.max(0, ...rates.map((r) => r ?? 0));
+    return {
+      label: wl,
+      bars: rates.map((r) => ({ value: r === null || best === 0 ? null : (r / best) * 100, label: r === null ? '' : `${fmtRate(r)}/s` })),
+    };
+  });
+  return barChart({
+    title: `corral bench: median rate per contender (${info.quick ? 'quick, smoke sizes' : 'full'}, ${info.runs} run(s))`,
+    subtitle: `${new Date(info.started).toISOString().slice(0, 10)}, ${info.machine}; bar = % of the fastest contender in that workload`,
+    yLabel: '% of the fastest in the workload',
+    series: info.specs.map((s) => s.label),
+    groups,
+  });
 }
