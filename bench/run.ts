@@ -1,15 +1,21 @@
 /**
  * corral's benchmark: every contender runs the same app (bench/app.js) with 2 workers and
  * the same client workloads, in the same run; prints markdown tables with ratios and target
- * verdicts, writes bench/results/latest.{json,md}.
+ * verdicts, writes bench/results/latest.{json,md} and rates.svg. `--idle N` and `--soak DUR`
+ * run the idle-WebSockets and soak benches instead (bench/idle/, bench/soak/).
  *
  *   node --import tsx bench/run.ts [--quick] [--runs N] [--only id,id] [--workloads w,w] [--out dir]
+ *   node --import tsx bench/run.ts --idle 50000 [--hold 60s] [--ping-interval 10s]
+ *   node --import tsx bench/run.ts --soak 30m [--reload-every 5m] [--kill-every 7m]
  */
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runContender } from './contender-run';
 import { CONTENDERS, ROOT, killAllContendersNow, type ContenderSpec } from './contenders';
+import { parseDuration } from './duration';
+import { runIdle } from './idle/run';
+import { runSoak } from './soak/run';
 import { killAllClientsNow } from './harness';
 import { LoadCheck } from './load-check';
 import { WORKLOADS } from './plan';
@@ -18,10 +24,18 @@ import { writeResults, type RunInfo } from './results';
 import type { WorkloadName } from './types';
 
 const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--runs N] [--only ids] [--workloads names] [--out dir]
+       node --import tsx bench/run.ts --idle N [--hold 60s] [--ping-interval 10s] [--out dir]
+       node --import tsx bench/run.ts --soak DURATION [--reload-every 5m] [--kill-every 7m] [--out dir]
   contenders: ${CONTENDERS.map((c) => c.id).join(', ')}
-  workloads:  ${WORKLOADS.join(', ')}`;
+  workloads:  ${WORKLOADS.join(', ')}
+  durations:  90s, 2m, 30m, 1h, 1h30m`;
 
-function options(): { quick: boolean; runs: number; specs: ContenderSpec[]; workloads: WorkloadName[]; out: string } {
+type Mode =
+  | { kind: 'suite'; quick: boolean; runs: number; specs: ContenderSpec[]; workloads: WorkloadName[]; out: string }
+  | { kind: 'idle'; count: number; holdMs: number; pingIntervalMs: number; out: string }
+  | { kind: 'soak'; durationMs: number; reloadEveryMs: number; killEveryMs: number; out: string };
+
+function options(): Mode {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -29,12 +43,36 @@ function options(): { quick: boolean; runs: number; specs: ContenderSpec[]; work
       only: { type: 'string' },
       workloads: { type: 'string' },
       out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
+      idle: { type: 'string' },
+      hold: { type: 'string', default: '60s' },
+      'ping-interval': { type: 'string', default: '10s' },
+      soak: { type: 'string' },
+      'reload-every': { type: 'string', default: '5m' },
+      'kill-every': { type: 'string', default: '7m' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
+  }
+  const out = values.out ?? path.join(ROOT, 'bench', 'results');
+  if (values.idle !== undefined && values.soak !== undefined) throw new Error(`--idle and --soak are separate runs\n${USAGE}`);
+  if (values.idle !== undefined) {
+    const count = Number(values.idle);
+    if (!Number.isInteger(count) || count < 10 || count > 1_000_000) throw new Error(`--idle must be a number of connections, 10..1000000, got ${values.idle}`);
+    const holdMs = parseDuration(values.hold ?? '60s', '--hold');
+    const pingIntervalMs = parseDuration(values['ping-interval'] ?? '10s', '--ping-interval');
+    if (pingIntervalMs < 1000) throw new Error('--ping-interval must be at least 1s');
+    return { kind: 'idle', count, holdMs, pingIntervalMs, out };
+  }
+  if (values.soak !== undefined) {
+    const durationMs = parseDuration(values.soak, '--soak');
+    if (durationMs < 30_000) throw new Error('--soak must be at least 30s');
+    const reloadEveryMs = parseDuration(values['reload-every'] ?? '5m', '--reload-every');
+    const killEveryMs = parseDuration(values['kill-every'] ?? '7m', '--kill-every');
+    if (reloadEveryMs < 10_000 || killEveryMs < 10_000) throw new Error('--reload-every and --kill-every must be at least 10s');
+    return { kind: 'soak', durationMs, reloadEveryMs, killEveryMs, out };
   }
   const quick = values.quick === true;
   const runs = values.runs === undefined ? (quick ? 1 : 3) : Number(values.runs);
@@ -48,11 +86,12 @@ function options(): { quick: boolean; runs: number; specs: ContenderSpec[]; work
   };
   const ids = pick(values.only, CONTENDERS.map((c) => c.id), 'contender');
   return {
+    kind: 'suite',
     quick,
     runs,
     specs: CONTENDERS.filter((c) => ids.includes(c.id)),
     workloads: pick(values.workloads, WORKLOADS, 'workload'),
-    out: values.out ?? path.join(ROOT, 'bench', 'results'),
+    out,
   };
 }
 
@@ -78,7 +117,15 @@ function cleanupOnExit(writePartial: (why: string) => void): void {
 }
 
 async function main(): Promise<void> {
-  const opt = options();
+  const mode = options();
+  if (mode.kind === 'idle') {
+    cleanupOnExit(() => undefined);
+    return runIdle(mode);
+  }
+  if (mode.kind === 'soak') {
+    return runSoak(mode);
+  }
+  const opt = mode;
   const started = Date.now();
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GB, Linux ${os.release()}, Node ${process.version}`;
   const records: RunRecord[] = [];

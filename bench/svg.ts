@@ -126,6 +126,9 @@ export function lineChart(o: { title: string; subtitle?: string; xLabel: string;
   }
   o.lines.forEach((l, i) => {
     if (l.points.length === 0) return;
+    // A process seen once has no line to draw: a dot.
+    const only = l.points.length === 1 ? (l.points[0] as { x: number; y: number }) : null;
+    if (only) parts.push(`<circle cx="${n(X(only.x))}" cy="${n(Y(only.y))}" r="2.5" fill="${colour(i)}"/>`);
     const pts = l.points.map((p) => `${n(X(p.x))},${n(Y(p.y))}`).join(' ');
     parts.push(`<polyline fill="none" stroke="${colour(i)}" stroke-width="1.5" points="${pts}"><title>${esc(l.name)}</title></polyline>`);
     const lx = left + (i % 3) * 250;
