@@ -13,9 +13,10 @@ export function hardFdLimit(): number {
 
 /**
  * A prefix for spawnTied that raises the soft limit to `want` (or to the hard limit, if
- * `want` is above it) and execs the command: same pid, as if started directly.
+ * `want` is above it; never lowers it) and execs the command: same pid, as if started directly.
  */
 export function ulimitPrefix(want: number): string[] {
   const n = Math.max(1024, Math.floor(want));
-  return ['/bin/sh', '-c', `ulimit -n ${n} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`];
+  const raise = `cur=$(ulimit -n); [ "$cur" = unlimited ] || [ "$cur" -ge ${n} ] || ulimit -n ${n} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;
+  return ['/bin/sh', '-c', `${raise}; exec "$0" "$@"`];
 }
