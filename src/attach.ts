@@ -28,6 +28,10 @@ const ATTACHED = Symbol.for('corral.attached');
  * - installs the adapter chosen with `--adapter`: `@socket.io/cluster-adapter` by default
  *   (corral's primary relays its messages), or socket.io's Redis or Redis-streams adapter
  *   across hosts, so broadcasts, rooms and acks reach the clients of every worker;
+ * - with `connectionStateRecovery` on the server, makes recovery work across workers: on the
+ *   cluster adapter the primary keeps the packet log and the sessions, so a client that comes
+ *   back on any worker (after a reload, a scale-down, even a `kill -9`) gets its id, rooms,
+ *   `socket.data` and missed packets;
  * - tells corral the Engine.IO path, and lets corral close the sessions on shutdown.
  *
  * Outside corral (`node app.js`) it does nothing, so the same app runs on one process.
@@ -45,7 +49,10 @@ export function attach<T extends SocketIOServerLike>(io: T): T {
   if (marked[ATTACHED]) return io;
   marked[ATTACHED] = true;
 
-  io.adapter(createAdapterFactory(runtime.env, (message) => runtime.warn(message)) as never);
+  // socket.io's own getter of its options (public since 4.6), where `connectionStateRecovery` turns recovery on.
+  const options = (io as { _opts?: { connectionStateRecovery?: unknown } })._opts;
+  const recovery = options?.connectionStateRecovery ? () => runtime.recoveryLink() : undefined;
+  io.adapter(createAdapterFactory(runtime.env, (message) => runtime.warn(message), recovery) as never);
   if (io.engine !== undefined) patchEngine(io.engine, runtime);
   // socket.io binds its engine when attached to an HTTP server: catch engines bound later.
   const bind = io.bind.bind(io);

@@ -54,6 +54,12 @@ export interface CorralOptions {
   restartWindow?: number | string;
   /** Restart a worker (gracefully) whose RSS passes this: bytes, or `'512M'`, `'1G'`. Default: no limit. */
   maxMemory?: number | string;
+  /**
+   * Memory the primary gives Socket.IO connection-state recovery (apps whose `Server` sets
+   * `connectionStateRecovery`, on the embedded cluster adapter): the packet log and the
+   * sessions that left, in bytes or `'64M'`. Past it the oldest packets go first. Default 64M.
+   */
+  recoveryMemory?: number | string;
   /** Path of the control socket. Default `$XDG_RUNTIME_DIR/corral/[<host>-]<port>.sock` (else `<tmpdir>/corral-<uid>/...`). */
   control?: string;
   /** This host's id, written in every session id so a front balancer can route on it. Default: derived from the hostname. */
@@ -107,6 +113,8 @@ export interface Config {
   readonly restartWindow: number;
   /** Bytes; 0 = no limit. */
   readonly maxMemory: number;
+  /** Bytes, at least 1 MiB. */
+  readonly recoveryMemory: number;
   /** Control socket path; '' = derive from the bound port once known. */
   readonly control: string;
   /** `[a-z0-9-]`, at most 63 characters. */
@@ -134,7 +142,7 @@ export interface Config {
 /** Every option name a config file may use. */
 export const OPTION_NAMES: readonly (keyof CorralOptions)[] = [
   'app', 'appArgs', 'workers', 'port', 'host', 'sticky', 'proxyProtocol', 'trustProxy', 'maxHeadBytes', 'headTimeout', 'killTimeout',
-  'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'control',
+  'readyTimeout', 'waitReady', 'minUptime', 'maxRestarts', 'restartWindow', 'maxMemory', 'recoveryMemory', 'control',
   'hostId', 'adapter', 'redis', 'slotPorts', 'unresponsiveTimeout', 'name', 'env', 'nodeArgs', 'watch', 'logFormat', 'metrics', 'metricsHost', 'dashboard',
 ];
 
@@ -176,7 +184,8 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     minUptime: integer('minUptime', input.minUptime ?? 1000, 0, 3_600_000, `${MS} 0 to 3600000`),
     maxRestarts: integer('maxRestarts', input.maxRestarts ?? 10, 1, 1_000_000, 'a whole number from 1 up'),
     restartWindow: integer('restartWindow', input.restartWindow ?? 60_000, 100, 86_400_000, `${MS} 100 to 86400000`),
-    maxMemory: bytesOf(input.maxMemory),
+    maxMemory: bytesOf('maxMemory', input.maxMemory),
+    recoveryMemory: input.recoveryMemory === undefined ? 64 * 1024 ** 2 : bytesOf('recoveryMemory', input.recoveryMemory) || bytesOf('recoveryMemory', -1),
     control: controlOf(input.control, port, host, env),
     hostId: input.hostId === undefined || input.hostId === '' ? defaultHostId() : hostIdOf(input.hostId),
     adapter,
@@ -348,11 +357,11 @@ function booleanOf(name: string, value: unknown): boolean {
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
-function bytesOf(value: unknown): number {
+function bytesOf(name: string, value: unknown): number {
   if (value === undefined || value === 0 || value === '0') return 0;
   const m = typeof value === 'number' ? [String(value), String(value), ''] : typeof value === 'string' ? /^\s*(\d+)\s*([KMG]?)B?\s*$/i.exec(value) : null;
   const n = m ? Number(m[1]) * UNITS[m[2]!.toUpperCase()]! : NaN;
-  if (!Number.isSafeInteger(n) || n < 1024 * 1024) throw bad('maxMemory', 'a size of at least 1M, e.g. 512M or 2G', value);
+  if (!Number.isSafeInteger(n) || n < 1024 * 1024) throw bad(name, 'a size of at least 1M, e.g. 512M or 2G', value);
   return n;
 }
 

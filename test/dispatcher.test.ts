@@ -23,7 +23,8 @@ function worker(slot: number): { wp: WorkerProcess; sent: { message: ToWorker; h
   const sent: { message: ToWorker; handle: RawHandle | undefined }[] = [];
   const channel: WorkerChannel = {
     pid: 1000 + slot,
-    send: (message, handle) => void sent.push({ message, handle }),
+    // Only corral's own messages go through the dispatcher's workers here.
+    send: (message, handle) => void sent.push({ message: message as ToWorker, handle }),
     connected: () => true,
     exited: () => false,
     exitedHow: () => undefined,

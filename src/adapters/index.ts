@@ -1,6 +1,8 @@
 import { createAdapter as clusterAdapter } from '@socket.io/cluster-adapter';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '../protocol/worker-env';
+import { recoveringClusterAdapter } from '../recovery/adapter';
+import type { RecoveryLink } from '../recovery/link';
 import { adapterClient, isUp, redactUrl, type RedisWatch } from './redis-client';
 
 /** What `io.adapter()` takes: a factory of one adapter per namespace. */
@@ -21,9 +23,14 @@ interface BroadcastOpts {
  * The Socket.IO adapter that `attach(io)` installs, as configured (`--adapter`): the cluster
  * adapter over IPC (the primary relays its messages), or socket.io's own Redis adapters for
  * more than one host. corral only wires them: what crosses workers and hosts is theirs.
+ * `recovery`, for a server with `connectionStateRecovery`: on the cluster adapter, its state is
+ * kept by the primary (`src/recovery/`); the Redis-streams adapter keeps it in Redis itself.
  */
-export function createAdapterFactory(env: WorkerEnv, warn: (message: string) => void): AdapterFactory {
-  if (env.adapter === 'cluster') return clusterAdapter() as AdapterFactory;
+export function createAdapterFactory(env: WorkerEnv, warn: (message: string) => void, recovery?: () => RecoveryLink): AdapterFactory {
+  if (env.adapter === 'cluster') return recovery === undefined ? (clusterAdapter() as AdapterFactory) : recoveringClusterAdapter(recovery());
+  if (recovery !== undefined && env.adapter === 'redis') {
+    warn('this Socket.IO server sets connectionStateRecovery, but --adapter redis (pub/sub) keeps no sessions: clients that reconnect to another worker or host start afresh. Use --adapter redis-streams (several hosts) or the default cluster adapter (one host).');
+  }
   const where = redactUrl(env.redis);
   const watch: RedisWatch = {
     lost: (reason) => warn(`lost Redis at ${where} (${reason}): broadcasts reach this worker's clients only, acks and connected clients are unaffected; reconnecting.`),

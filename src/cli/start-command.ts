@@ -27,6 +27,7 @@ const FLAGS: [flag: string, option: keyof CorralOptions, help: string][] = [
   ['--max-restarts <n>', 'maxRestarts', 'crashes of one slot within --restart-window that halt it (default: 10)'],
   ['--restart-window <ms>', 'restartWindow', 'window for --max-restarts (default: 60000)'],
   ['--max-memory <size>', 'maxMemory', 'restart a worker gracefully past this RSS, e.g. 512M (default: none)'],
+  ['--recovery-memory <size>', 'recoveryMemory', "memory of Socket.IO connection-state recovery in the primary: packet log and sessions that left (default: 64M)"],
   ['--control <path>', 'control', 'control socket path (default: $XDG_RUNTIME_DIR/corral/[<host>-]<port>.sock)'],
   ['--host-id <id>', 'hostId', 'this host\'s id, written in every session id for a front balancer (default: from the hostname)'],
   ['--adapter <kind>', 'adapter', 'Socket.IO messaging between workers and hosts: cluster (IPC, no service), redis or redis-streams (default: cluster)'],

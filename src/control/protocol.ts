@@ -2,6 +2,7 @@
  * The control socket's wire types: one JSON line each way. Shared by the server (in the
  * primary) and the client (the CLI), which compiles against nothing else of the primary.
  */
+import type { RecoveryStats } from '../recovery/store';
 
 /** A request on the control socket: one JSON line. */
 export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'stop'; /** Answer once stopped, with the outcome (else at once). */ wait?: boolean } | { cmd: 'scale'; workers: number | string };
@@ -30,6 +31,8 @@ export interface PrimaryStatus {
   workers: number;
   /** Connections handed to workers and accepted, since start (a rate over two readings). */
   handoffs: number;
+  /** Socket.IO connection-state recovery's store, when the app uses it. */
+  recovery?: RecoveryStats;
 }
 
 /** One row of `corral status`: one worker process (or an empty slot). */

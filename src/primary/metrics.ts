@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkerStatus } from '../control/protocol';
+import type { RecoveryStats } from '../recovery/store';
 import { log } from '../log';
 import type { Dashboard } from './dashboard';
 import { TAG } from '../protocol/messages';
@@ -17,6 +18,8 @@ export interface MetricsSource {
   live(): readonly WorkerProcess[];
   /** At least one worker is ready and the primary is not stopping. */
   ready(): boolean;
+  /** Socket.IO connection-state recovery's store, when the app uses it. */
+  recovery(): RecoveryStats | undefined;
 }
 
 interface Pending {
@@ -46,6 +49,18 @@ export class MetricsEndpoint {
     registers: [this.#registry],
   });
   readonly headFailures = new Counter({ name: 'corral_rejected_connections_total', help: 'Connections the primary answered or closed itself, by reason (too-long, head-too-long, timeout, busy, busy-address, proxy-invalid, proxy-untrusted).', labelNames: ['reason'], registers: [this.#registry] });
+  readonly #recovery = (name: string, help: string, pick: (stats: RecoveryStats) => number): Gauge =>
+    new Gauge({
+      name: `corral_recovery_${name}`,
+      help,
+      registers: [this.#registry],
+      collect: () => {
+        const stats = this.#source.recovery();
+        const gauge = this.#recoveryGauges.get(name);
+        if (stats !== undefined) gauge?.set(pick(stats));
+      },
+    });
+  readonly #recoveryGauges = new Map<string, Gauge>();
   readonly reloads = new Counter({ name: 'corral_reloads_total', help: 'Rolling reloads, by outcome.', labelNames: ['result'], registers: [this.#registry] });
   readonly #up = new Gauge({ name: 'corral_worker_up', help: '1 when the slot has a ready worker that answered this scrape, else 0.', labelNames: ['slot'], registers: [this.#registry] });
   readonly #state = new Gauge({ name: 'corral_worker_state', help: 'The state of each slot (1 for its current state).', labelNames: ['slot', 'state'], registers: [this.#registry] });
@@ -59,6 +74,18 @@ export class MetricsEndpoint {
 
   /** `--dashboard`, served on the same port. */
   readonly #dashboard: Dashboard | undefined;
+
+  #addRecoveryGauges(): void {
+    const gauges: [string, string, (s: RecoveryStats) => number][] = [
+      ['memory_bytes', 'Estimated memory of connection-state recovery in the primary: packet log and sessions that left.', (s) => s.bytes],
+      ['memory_limit_bytes', '--recovery-memory.', (s) => s.maxBytes],
+      ['packets', 'Broadcasts in the recovery log.', (s) => s.packets],
+      ['sessions', 'Disconnected Socket.IO sessions kept for recovery.', (s) => s.sessions],
+      ['open_sockets', 'Connected Socket.IO sockets whose rooms the primary mirrors.', (s) => s.open],
+      ['evicted', 'Packets and sessions dropped before their time to stay under --recovery-memory, since start.', (s) => s.evicted],
+    ];
+    for (const [name, help, pick] of gauges) this.#recoveryGauges.set(name, this.#recovery(name, help, pick));
+  }
 
   constructor(source: MetricsSource, dashboard?: Dashboard) {
     this.#source = source;
@@ -134,6 +161,8 @@ export class MetricsEndpoint {
     });
     this.#setWorkerFigures(answered);
     const app = [...answered.values()].map((r) => r.metrics).filter((m) => m.length > 0);
+    // Recovery's figures appear once the app uses it.
+    if (this.#recoveryGauges.size === 0 && this.#source.recovery() !== undefined) this.#addRecoveryGauges();
     const ours = await this.#registry.metrics();
     if (app.length === 0) return ours;
     const aggregated = await AggregatorRegistry.aggregate(app as never).metrics();

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setupPrimary as setupAdapterRelay } from '@socket.io/cluster-adapter';
 import { pingRedis, redactUrl } from '../adapters/redis-client';
+import { RecoveryHub } from '../recovery/hub';
 import { defaultControlPath, ensurePrivateDir, runtimeBase, sweepStale, workerDirPrefix } from '../control/paths';
 import { CorralError } from '../errors';
 import { checkRuntime } from '../internal/check';
@@ -101,6 +102,8 @@ export class Primary implements Controllable {
   #acceptErrors = 0;
   #warnedTls = false;
   #control: { close(): void } | undefined;
+  /** Socket.IO connection-state recovery, on the embedded cluster adapter. */
+  #recovery: RecoveryHub | undefined;
   readonly #startedAt = Date.now();
   #allReady: (() => void) | undefined;
   /** Settles the first time every worker is ready (never, if the app cannot start: see onStopped). */
@@ -119,7 +122,10 @@ export class Primary implements Controllable {
         this.#dispatcher.flush();
         if (this.#supervisor.readyWorkers().length >= this.config.workers) this.#allReady?.();
       },
-      gone: (wp) => this.#dispatcher.orphaned(wp),
+      gone: (wp) => {
+        this.#dispatcher.orphaned(wp);
+        this.#recovery?.gone(wp);
+      },
       allDown: (report) => this.#allDown(report),
       tick: (workers, now) => this.#dispatcher.expire(workers, now),
     });
@@ -192,7 +198,10 @@ export class Primary implements Controllable {
       if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });
       throw err;
     }
-    if (config.adapter === 'cluster') setupAdapterRelay();
+    if (config.adapter === 'cluster') {
+      setupAdapterRelay();
+      this.#recovery = new RecoveryHub(config.recoveryMemory, () => this.#supervisor.liveWorkers());
+    }
     this.#supervisor.start(this.#listener.address, this.#runtimeDir, BOOTSTRAP, cookieSecret);
     if (config.trustProxy.length > 0 && !config.proxyProtocol && !this.#readsForwardedFor) {
       log.warn('config.trust-proxy-unused', `--trust-proxy changes nothing here: only --sticky ip routes by the client's address, and without --proxy-protocol corral learns it from X-Forwarded-For for that alone. The header still reaches the app.`);
@@ -217,6 +226,7 @@ export class Primary implements Controllable {
       name: config.name,
       workers: new Set(this.#supervisor.status().map((row) => row.slot)).size,
       handoffs: this.#dispatcher?.accepted ?? 0,
+      ...(this.#recovery?.active === true ? { recovery: this.#recovery.stats() } : {}),
     };
   }
 
@@ -270,6 +280,7 @@ export class Primary implements Controllable {
         status: () => supervisor.status(),
         live: () => supervisor.liveWorkers(),
         ready: () => this.#stopping === undefined && supervisor.readyWorkers().length > 0,
+        recovery: () => (this.#recovery?.active === true ? this.#recovery.stats() : undefined),
       },
       dashboard,
     );
@@ -450,6 +461,7 @@ export class Primary implements Controllable {
         void this.#onAppHost(wp, message.host);
         return;
       default:
+        if (RecoveryHub.handles(message)) this.#recovery?.onMessage(wp, message);
         return;
     }
   }
@@ -525,6 +537,7 @@ export class Primary implements Controllable {
     // Probes see /readyz 503 while the workers drain; the endpoint closes after.
     const { killed, unclean } = await this.#supervisor.stop();
     this.#metrics?.close();
+    this.#recovery?.close();
     if (killed.length > 0) log.warn('drain.killed', `killed ${killed.map((w) => w.name).join(', ')}: not drained within ${this.config.killTimeout} ms (--kill-timeout).`);
     for (const { worker, how } of unclean) log.warn('drain.unclean', `${worker.name} did not drain: it ${how} while draining; requests it held may have been cut.`);
     if (this.#runtimeDir !== '') rmSync(this.#runtimeDir, { recursive: true, force: true });

@@ -38,6 +38,31 @@ export interface ClientAddress {
   readonly family: 'IPv4' | 'IPv6';
 }
 
+/** socket.io's state of a socket, as connection-state recovery persists and restores it. */
+export interface RecoverySession {
+  sid: string;
+  pid: string;
+  rooms: string[];
+  data: unknown;
+}
+
+/**
+ * A broadcast of `@socket.io/cluster-adapter` (socket.io-adapter's `ClusterMessage` of type
+ * BROADCAST, without an ack), the part the primary reads to log it.
+ */
+export interface AdapterBroadcast {
+  uid: string;
+  nsp: string;
+  type: number;
+  data: { packet: { type: number; data: unknown[]; nsp?: string }; opts: { rooms: string[]; except: string[]; flags?: Record<string, unknown> } };
+}
+
+/** The cluster adapter's own message source: what its workers listen for. */
+export const ADAPTER_SOURCE = '_sio_adapter';
+
+/** A logged broadcast on its way to the other workers, in the cluster adapter's own form, with its offset. */
+export type AdapterRelay = AdapterBroadcast & { source: typeof ADAPTER_SOURCE; offset: string };
+
 /** Primary -> worker. */
 export type ToWorker =
   /**
@@ -54,7 +79,13 @@ export type ToWorker =
   /** Send the app's prom-client metrics (`metrics-reply` with the same `seq`). */
   | { tag: typeof TAG; type: 'metrics'; seq: number }
   /** Stop taking connections, finish what is in flight, then exit. */
-  | { tag: typeof TAG; type: 'drain'; deadlineMs: number };
+  | { tag: typeof TAG; type: 'drain'; deadlineMs: number }
+  /** Answer to `recovery-broadcast`: the packet's offset in the host's log. */
+  | { tag: typeof TAG; type: 'recovery-offset'; seq: number; offset: string }
+  /** Answer to `recovery-restore`: the session and what it missed, or null (not recoverable). */
+  | { tag: typeof TAG; type: 'recovery-restored'; seq: number; session: (RecoverySession & { missedPackets: unknown[][] }) | null }
+  /** Its client came back elsewhere: close this socket (its state is persisted as it closes), then answer `recovery-released`. */
+  | { tag: typeof TAG; type: 'recovery-release'; seq: number; nsp: string; sid: string };
 
 /** Worker -> primary. */
 export type ToPrimary =
@@ -85,6 +116,23 @@ export type ToPrimary =
    * when the app has no prom-client), and its open Engine.IO sessions.
    */
   | { tag: typeof TAG; type: 'metrics-reply'; seq: number; metrics: unknown[]; sessions: number }
+  /** Connection-state recovery is on for this namespace, with this `maxDisconnectionDuration`. */
+  | { tag: typeof TAG; type: 'recovery-config'; nsp: string; ttlMs: number }
+  /** A broadcast to log and relay to the other workers; answered by `recovery-offset`. */
+  | { tag: typeof TAG; type: 'recovery-broadcast'; seq: number; message: AdapterBroadcast }
+  /**
+   * A socket's rooms, mirrored: `open` (it connected; `rooms` are all of them), `join`,
+   * `leave`, `close` (gone for good, or persisted just before).
+   */
+  | { tag: typeof TAG; type: 'recovery-socket'; op: 'open' | 'join' | 'leave' | 'close'; nsp: string; sid: string; pid?: string; rooms: string[] }
+  /** A socket left in a way its client recovers from: keep its state. */
+  | { tag: typeof TAG; type: 'recovery-persist'; nsp: string; session: RecoverySession }
+  /** Answer to `recovery-release`: the socket is closed (and persisted) or was already gone. */
+  | { tag: typeof TAG; type: 'recovery-released'; seq: number }
+  /** A reconnecting client asks for its session back; answered by `recovery-restored`. */
+  | { tag: typeof TAG; type: 'recovery-restore'; seq: number; nsp: string; pid: string; offset: string }
+  /** The worker drained and exits now: sent last, so that its write completing means every earlier message is out. */
+  | { tag: typeof TAG; type: 'exiting' }
   /** Something the operator should read, logged by the primary with the worker's name; `once`: the same text from any worker is logged once. */
   | { tag: typeof TAG; type: 'warn'; message: string; once?: boolean };
 

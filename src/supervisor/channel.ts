@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { RawHandle } from '../internal/raw-handle';
-import type { ToWorker } from '../protocol/messages';
+import type { AdapterRelay, ToWorker } from '../protocol/messages';
 
 /**
  * How the primary reaches one worker process: the transport, apart from what the messages
@@ -10,7 +10,7 @@ import type { ToWorker } from '../protocol/messages';
 export interface WorkerChannel {
   readonly pid: number | undefined;
   /** Send a message, with a handle riding along when given; `onError` hears a send that failed. */
-  send(message: ToWorker, handle?: RawHandle, onError?: (err: Error) => void): void;
+  send(message: ToWorker | AdapterRelay, handle?: RawHandle, onError?: (err: Error) => void): void;
   /** Whether messages can still reach the worker (false once the channel closed, even before the exit). */
   connected(): boolean;
   /** Whether the process has exited. */

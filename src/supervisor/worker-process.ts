@@ -1,5 +1,5 @@
 import type { RawHandle } from '../internal/raw-handle';
-import { TAG, type ToWorker } from '../protocol/messages';
+import { TAG, type AdapterRelay, type ToWorker } from '../protocol/messages';
 import type { WorkerChannel } from './channel';
 import { transition, type WorkerState } from './worker-state';
 
@@ -114,6 +114,11 @@ export class WorkerProcess {
   }
 
   message(message: ToWorker): void {
+    this.channel.send(message);
+  }
+
+  /** Pass on a logged broadcast to this worker's cluster adapter, in the adapter's own form. */
+  relayAdapter(message: AdapterRelay): void {
     this.channel.send(message);
   }
 }

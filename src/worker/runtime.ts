@@ -5,6 +5,7 @@ import { boundHeadTime } from '../internal/http';
 import { atConnectionLimit, isWildcard, showRemote, type RemoteAddress } from '../internal/net';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
+import { RecoveryLink } from '../recovery/link';
 import { isCorralMessage, STALLED_MESSAGE, STALLED_RETRY_AFTER_S, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
 import type { WorkerEnv } from '../protocol/worker-env';
 import { Intake } from './intake';
@@ -29,6 +30,8 @@ const STATS_MS = 1000;
  * that park a socket in their pool for long are the ones that can still lose that race).
  */
 const IDLE_GRACE_MS = 1000;
+/** A worker that exits waits at most this for its last messages to be written to the primary. */
+const FLUSH_DEADLINE_MS = 1000;
 
 type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -67,6 +70,8 @@ export class WorkerRuntime {
   #forwardPath = '';
   #listening = false;
   #appReady = false;
+  /** Socket.IO connection-state recovery's line to the primary, once an attached server uses it. */
+  #recovery: RecoveryLink | undefined;
   /** Requests and upgrades of other slots' sessions passed on, in all. */
   #forwarded = 0;
   #relayed = 0;
@@ -125,6 +130,12 @@ export class WorkerRuntime {
     if (process.send === undefined || !process.connected) return;
     if (handle === undefined) process.send(message);
     else process.send(message, handle as never);
+  }
+
+  /** What a recovering Socket.IO adapter tells and asks the primary through (one per worker). */
+  recoveryLink(): RecoveryLink {
+    this.#recovery ??= new RecoveryLink((message) => this.send(message), (message) => this.warn(message));
+    return this.#recovery;
   }
 
   /** `attach(io)` saw an Engine.IO server on `path` (normalized): sessions there carry our slot. */
@@ -289,6 +300,13 @@ export class WorkerRuntime {
       case 'drain':
         this.#drain(message.deadlineMs);
         return;
+      case 'recovery-offset':
+      case 'recovery-restored':
+        this.#recovery?.settle(message);
+        return;
+      case 'recovery-release':
+        this.#recovery?.release(message);
+        return;
       case 'metrics':
         void this.#appMetrics.collect().then((metrics) => {
           const sessions = this.#drainables.reduce((n, d) => n + d.sessions(), 0);
@@ -351,8 +369,24 @@ export class WorkerRuntime {
 
   #exit(): void {
     this.#forwarder.close();
-    if (this.#signals.handOver()) return;
-    process.exit(0);
+    // What was sent last (sessions persisted as their sockets closed) reaches the primary first.
+    this.#flushed(() => {
+      if (this.#signals.handOver()) return;
+      process.exit(0);
+    });
+  }
+
+  /** Run `then` once every message sent so far is written to the primary (or at a deadline, or now without a channel). */
+  #flushed(then: () => void): void {
+    if (process.send === undefined || !process.connected) return then();
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      then();
+    };
+    setTimeout(once, FLUSH_DEADLINE_MS).unref();
+    process.send({ tag: TAG, type: 'exiting' } satisfies ToPrimary, undefined, undefined, once);
   }
 }
 
