@@ -53,7 +53,9 @@ httpServer.on('connection', (socket) => {
 const pingOptions = {};
 if (process.env.BENCH_PING_INTERVAL_MS) pingOptions.pingInterval = Number(process.env.BENCH_PING_INTERVAL_MS);
 if (process.env.BENCH_PING_TIMEOUT_MS) pingOptions.pingTimeout = Number(process.env.BENCH_PING_TIMEOUT_MS);
-const io = new Server(httpServer, { serveClient: false, ...pingOptions });
+// BENCH_RECOVERY=1: Socket.IO's connection-state recovery on (what it costs a broadcast).
+const recovery = process.env.BENCH_RECOVERY === '1' ? { connectionStateRecovery: {} } : {};
+const io = new Server(httpServer, { serveClient: false, ...pingOptions, ...recovery });
 
 io.on('connection', (socket) => {
   socket.on('pid', (ack) => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnTied } from './lifeline';
 import { descendants, killQuietly } from './proc';
 
-export type ContenderId = 'single' | 'cluster-rr' | 'sticky-io' | 'sticky-session' | 'corral-sid' | 'corral-ip' | FrontDoorId;
+export type ContenderId = 'single' | 'cluster-rr' | 'sticky-io' | 'sticky-session' | 'corral-sid' | 'corral-ip' | 'corral-recovery' | FrontDoorId;
 /** corral variants measured by bench/front-door.ts only. */
 export type FrontDoorId = 'corral-cookie' | 'corral-header' | 'corral-xff' | 'corral-proxy-ip' | 'corral-proxy-sid';
 
@@ -76,6 +76,14 @@ export const CONTENDERS: readonly ContenderSpec[] = [
   peer('sticky-session', 'sticky-session', 'sticky-session.js', true),
   corral('corral-sid', 'sid'),
   corral('corral-ip', 'ip'),
+];
+
+/** Measured only when named with --only: variants of one feature's cost. */
+export const OPTIONAL_CONTENDERS: readonly ContenderSpec[] = [
+  (() => {
+    const spec = corral('corral-recovery', 'sid');
+    return { ...spec, label: 'corral --sticky sid, app with connectionStateRecovery', command: (port: number) => { const c = spec.command(port); return { ...c, env: { ...c.env, BENCH_RECOVERY: '1' } }; } };
+  })(),
 ];
 
 /** A port nobody listens on right now (small race with other programs; fine on a bench box). */

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runContender } from './contender-run';
-import { CONTENDERS, ROOT, killAllContendersNow, type ContenderSpec } from './contenders';
+import { CONTENDERS, OPTIONAL_CONTENDERS, ROOT, killAllContendersNow, type ContenderSpec } from './contenders';
 import { parseDuration } from './duration';
 import { runIdle } from './idle/run';
 import { runSoak } from './soak/run';
@@ -26,7 +26,7 @@ import type { WorkloadName } from './types';
 const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--runs N] [--only ids] [--workloads names] [--out dir]
        node --import tsx bench/run.ts --idle N [--hold 60s] [--ping-interval 10s] [--out dir]
        node --import tsx bench/run.ts --soak DURATION [--reload-every 5m] [--kill-every 7m] [--out dir]
-  contenders: ${CONTENDERS.map((c) => c.id).join(', ')}
+  contenders: ${CONTENDERS.map((c) => c.id).join(', ')} (and, with --only: ${OPTIONAL_CONTENDERS.map((c) => c.id).join(', ')})
   workloads:  ${WORKLOADS.join(', ')}
   durations:  90s, 2m, 30m, 1h, 1h30m`;
 
@@ -84,12 +84,13 @@ function options(): Mode {
     if (bad.length > 0) throw new Error(`unknown ${what}: ${bad.join(', ')}\n${USAGE}`);
     return all.filter((a) => want.includes(a));
   };
-  const ids = pick(values.only, CONTENDERS.map((c) => c.id), 'contender');
+  const all = [...CONTENDERS, ...OPTIONAL_CONTENDERS];
+  const ids = values.only === undefined ? CONTENDERS.map((c) => c.id) : pick(values.only, all.map((c) => c.id), 'contender');
   return {
     kind: 'suite',
     quick,
     runs,
-    specs: CONTENDERS.filter((c) => ids.includes(c.id)),
+    specs: all.filter((c) => ids.includes(c.id)),
     workloads: pick(values.workloads, WORKLOADS, 'workload'),
     out,
   };

@@ -52,7 +52,7 @@ export interface RecoveryStats {
   readonly evicted: number;
 }
 
-const SESSION_OVERHEAD = 160;
+const SESSION_OVERHEAD = 400;
 /** socket.io's default `maxDisconnectionDuration`. */
 export const DEFAULT_TTL_MS = 2 * 60 * 1000;
 
