@@ -45,13 +45,7 @@ export function barChart(o: { title: string; subtitle?: string; yLabel: string; 
   const ticks = niceTicks(max);
   const yMax = ticks[ticks.length - 1] as number;
   const y = (v: number): number => top + plotH - (v / yMax) * plotH;
-  const parts: string[] = [];
-  parts.push(text(left, 22, o.title, 'font-size="15" font-weight="bold"'));
-  if (o.subtitle) parts.push(text(left, 40, o.subtitle, 'font-size="11" fill="#555"'));
-  for (const t of ticks) {
-    parts.push(`<line x1="${left}" x2="${width - 10}" y1="${n(y(t))}" y2="${n(y(t))}" stroke="#ddd"/>`);
-    parts.push(text(left - 6, y(t) + 4, String(t), 'font-size="11" text-anchor="end"'));
-  }
+  const parts = titleAndGrid(o.title, o.subtitle, left, width - 10, ticks, y);
   parts.push(text(16, top + plotH / 2, o.yLabel, `font-size="12" text-anchor="middle" transform="rotate(-90 16 ${top + plotH / 2})"`));
   o.groups.forEach((g, gi) => {
     const x0 = left + gap / 2 + gi * groupW;
@@ -105,13 +99,7 @@ export function lineChart(o: { title: string; subtitle?: string; xLabel: string;
   const yMax = yTicks[yTicks.length - 1] as number;
   const X = (v: number): number => left + (v / xMax) * plotW;
   const Y = (v: number): number => top + plotH - (v / yMax) * plotH;
-  const parts: string[] = [];
-  parts.push(text(left, 22, o.title, 'font-size="15" font-weight="bold"'));
-  if (o.subtitle) parts.push(text(left, 40, o.subtitle, 'font-size="11" fill="#555"'));
-  for (const t of yTicks) {
-    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${n(Y(t))}" y2="${n(Y(t))}" stroke="#ddd"/>`);
-    parts.push(text(left - 6, Y(t) + 4, String(t), 'font-size="11" text-anchor="end"'));
-  }
+  const parts = titleAndGrid(o.title, o.subtitle, left, left + plotW, yTicks, Y);
   for (const t of xTicks) {
     parts.push(`<line x1="${n(X(t))}" x2="${n(X(t))}" y1="${top + plotH}" y2="${top + plotH + 4}" stroke="#333"/>`);
     parts.push(text(X(t), top + plotH + 16, String(t), 'font-size="11" text-anchor="middle"'));
@@ -137,6 +125,17 @@ export function lineChart(o: { title: string; subtitle?: string; xLabel: string;
     parts.push(text(lx + 22, ly, l.name, 'font-size="12"'));
   });
   return svgDoc(width, height, parts);
+}
+
+/** The title, the subtitle and the horizontal grid lines with their labels, from `left` to `right`. */
+function titleAndGrid(title: string, subtitle: string | undefined, left: number, right: number, ticks: readonly number[], y: (v: number) => number): string[] {
+  const parts = [text(left, 22, title, 'font-size="15" font-weight="bold"')];
+  if (subtitle) parts.push(text(left, 40, subtitle, 'font-size="11" fill="#555"'));
+  for (const t of ticks) {
+    parts.push(`<line x1="${left}" x2="${right}" y1="${n(y(t))}" y2="${n(y(t))}" stroke="#ddd"/>`);
+    parts.push(text(left - 6, y(t) + 4, String(t), 'font-size="11" text-anchor="end"'));
+  }
+  return parts;
 }
 
 function svgDoc(width: number, height: number, parts: readonly string[]): string {

@@ -93,6 +93,20 @@ class Publisher {
   }
 }
 
+/**
+ * Publish 20 numbers, `disrupt`, wait until every client of `moved` has reconnected, publish 20
+ * more, stop: resolves the last number published.
+ */
+async function publishAround(driver: Socket, clients: readonly Tracked[], disrupt: () => Promise<void>, moved: readonly Tracked[], what: string): Promise<number> {
+  const publisher = new Publisher(driver, clients);
+  await waitFor(() => publisher.published >= 20, 20_000, `20 messages before ${what}`);
+  await disrupt();
+  await waitFor(() => moved.every((c) => c.ids.length >= 2 && c.socket.connected), 30_000, `the clients to reconnect after ${what}`);
+  const after = publisher.published;
+  await waitFor(() => publisher.published >= after + 20, 20_000, `20 messages after ${what}`);
+  return publisher.stop();
+}
+
 /** Every client got 1..last exactly once, in order, on both streams; a failure names every client that did not, and how. */
 async function assertEveryMessageOnce(clients: readonly Tracked[], last: number): Promise<void> {
   const expected = Array.from({ length: last }, (_, i) => i + 1);
@@ -122,14 +136,7 @@ describe('connection-state recovery on the embedded cluster adapter', () => {
     assert.equal(before.size, 2, 'clients live on both workers');
     const driver = connect(corral.url, { forceNew: true, transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 500 });
     t.after(() => driver.disconnect());
-    const publisher = new Publisher(driver, clients);
-    await waitFor(() => publisher.published >= 20, 20_000, '20 messages before the reload');
-
-    await ctl(corral, 'reload');
-    await waitFor(() => clients.every((c) => c.ids.length >= 2 && c.socket.connected), 30_000, 'every client to reconnect');
-    const after = publisher.published;
-    await waitFor(() => publisher.published >= after + 20, 20_000, '20 messages after the reload');
-    const last = await publisher.stop();
+    const last = await publishAround(driver, clients, async () => void (await ctl(corral, 'reload')), clients, 'the reload');
 
     await assertEveryMessageOnce(clients, last);
     for (const c of clients) {
@@ -154,14 +161,7 @@ describe('connection-state recovery on the embedded cluster adapter', () => {
     const victims = clients.filter((_, i) => where[i]!.pid === victim);
     const others = clients.filter((_, i) => where[i]!.pid !== victim);
     assert.ok(victims.length > 10 && others.length > 10, `clients on both workers: ${victims.length} / ${others.length}`);
-    const publisher = new Publisher(driver, clients);
-    await waitFor(() => publisher.published >= 20, 20_000, '20 messages before the kill');
-
-    process.kill(victim, 'SIGKILL');
-    await waitFor(() => victims.every((c) => c.ids.length >= 2 && c.socket.connected), 30_000, "the killed worker's clients to reconnect");
-    const after = publisher.published;
-    await waitFor(() => publisher.published >= after + 20, 20_000, '20 messages after the kill');
-    const last = await publisher.stop();
+    const last = await publishAround(driver, clients, async () => void process.kill(victim, 'SIGKILL'), victims, 'the kill');
 
     await assertEveryMessageOnce(clients, last);
     for (const c of victims) {
