@@ -236,3 +236,15 @@ describe('cookie, key and proxied-ip routers', () => {
 function slots4(): Candidate[] {
   return [0, 1, 2, 3].map((slot) => ({ slot, load: 0 }));
 }
+
+describe('least-loaded choice during a rolling reload', () => {
+  test('a worker about to be replaced gets new sessions only when no other can take them', () => {
+    const leastLoaded = new LeastLoaded();
+    const fresh: Candidate = { slot: 0, load: 50 };
+    const old: Candidate = { slot: 1, load: 0, outgoing: true };
+    for (let i = 0; i < 10; i++) assert.equal(leastLoaded.pick([fresh, old]), 0);
+    assert.equal(leastLoaded.pick([old]), 1);
+    const picks = new Set(Array.from({ length: 4 }, () => leastLoaded.pick([{ slot: 0, load: 3 }, { slot: 1, load: 3 }])));
+    assert.deepEqual([...picks].sort(), [0, 1], 'ties still alternate');
+  });
+});

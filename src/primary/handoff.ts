@@ -82,6 +82,10 @@ export class HandoffBooks implements Candidate {
     return this.worker.slot;
   }
 
+  get outgoing(): boolean {
+    return this.worker.outgoing;
+  }
+
   get load(): number {
     return this.worker.connections + this.#inflight.size + (this.#taken - this.worker.takenReported);
   }

@@ -3,6 +3,8 @@ export interface Candidate {
   readonly slot: number;
   /** Open connections plus those handed off and not yet counted by the worker. */
   readonly load: number;
+  /** A rolling reload will replace this worker: what may go anywhere goes elsewhere while it can, so it moves once, not twice. */
+  readonly outgoing?: boolean;
 }
 
 /**

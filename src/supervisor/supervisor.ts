@@ -229,14 +229,21 @@ export class Supervisor {
     const started = Date.now();
     const count = this.#slots.length;
     log.info('reload.start', `reload: replacing ${count} ${count === 1 ? 'worker' : 'workers'}, one slot at a time`);
-    for (const slot of [...this.#slots]) {
-      if (this.#stopping) break;
-      const failure = await this.#replace(slot);
-      if (failure !== undefined) {
-        const message = `reload stopped at slot ${slot.index}: ${failure} The other slots keep their old workers.`;
-        log.error('reload.failed', message, { slot: slot.index });
-        return { ok: false, message, durationMs: Date.now() - started };
+    const outgoing = this.#slots.flatMap((slot) => (slot.current === undefined ? [] : [slot.current]));
+    for (const wp of outgoing) wp.outgoing = true;
+    try {
+      for (const slot of [...this.#slots]) {
+        if (this.#stopping) break;
+        const failure = await this.#replace(slot);
+        if (failure !== undefined) {
+          const message = `reload stopped at slot ${slot.index}: ${failure} The other slots keep their old workers.`;
+          log.error('reload.failed', message, { slot: slot.index });
+          return { ok: false, message, durationMs: Date.now() - started };
+        }
       }
+    } finally {
+      // Those a failed or stopped reload did not reach keep serving as before.
+      for (const wp of outgoing) wp.outgoing = false;
     }
     const durationMs = Date.now() - started;
     const message = `reload done: ${count} ${count === 1 ? 'worker' : 'workers'} replaced in ${durationMs} ms`;

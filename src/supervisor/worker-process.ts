@@ -26,6 +26,8 @@ export class WorkerProcess {
   relayed = 0;
   /** Open Engine.IO sessions, as last reported. */
   sessions = 0;
+  /** A rolling reload under way will replace this worker: new sessions go to others while they can. */
+  outgoing = false;
   #cpuMicros = 0;
   #cpuAt = 0;
   /** The last few KiB the app wrote to stderr, for crash reports. */
