@@ -80,7 +80,8 @@ function sioClient(l: SoakLoad, i: number, transport: 'polling' | 'websocket'): 
   const reconnect = async (): Promise<void> => {
     for (let attempt = 0; running && attempt < 50; attempt++) {
       await sleep(200 + Math.random() * 300);
-      if (!running) return;
+      // socket.io-client reconnects by itself too: one already back is not a failure.
+      if (!running || socket.connected) return;
       socket.connect();
       const ok = await new Promise<boolean>((resolve) => {
         const t = setTimeout(() => resolve(false), l.deadlineMs);
@@ -89,7 +90,7 @@ function sioClient(l: SoakLoad, i: number, transport: 'polling' | 'websocket'): 
       });
       if (ok) return;
     }
-    result.sio.reconnectFailed++;
+    if (running && !socket.connected) result.sio.reconnectFailed++;
   };
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), l.deadlineMs);
