@@ -178,6 +178,30 @@ describe('connection-state recovery on the embedded cluster adapter', () => {
     await waitFor(() => /left \d+ Socket\.IO session\(s\) without handing them over/.test(corral.output()), 5000, 'the log line about the kept sessions');
   });
 
+  test('socket.data that JSON cannot carry: the reload says so once, and the client still recovers its id and rooms', async (t) => {
+    const corral = await startCorral(t, APP, { workers: 2 });
+    const plain = track(corral.url, 1, { transports: ['websocket'] });
+    const cyclic = track(corral.url, 2, { transports: ['websocket'] });
+    const driver = connect(corral.url, { forceNew: true, transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 500 });
+    t.after(() => [plain, cyclic].forEach((c) => c.socket.disconnect()) ?? driver.disconnect());
+    await waitFor(() => plain.ids.length === 1 && cyclic.ids.length === 1 && driver.connected, 10_000, 'clients to connect');
+    await plain.socket.timeout(5000).emitWithAck('remember', 'kept');
+    await cyclic.socket.timeout(5000).emitWithAck('remember', 'cyclic');
+    await driver.timeout(5000).emitWithAck('publish', { n: 1, rooms: [1, 2] });
+    await waitFor(() => plain.shared.length === 1 && cyclic.shared.length === 1, 5000, 'the first message');
+    await ctl(corral, 'reload');
+    await waitFor(() => plain.ids.length >= 2 && cyclic.ids.length >= 2 && plain.socket.connected && cyclic.socket.connected, 20_000, 'both to reconnect');
+    assert.deepEqual([plain.recovered.every(Boolean), cyclic.recovered.every(Boolean)], [true, true]);
+    assert.equal(cyclic.ids.at(-1), cyclic.ids[0]);
+    const [kept, dropped] = [await whoami(plain.socket), await whoami(cyclic.socket)];
+    assert.equal(kept.data.value, 'kept');
+    assert.deepEqual(dropped.data, {}, 'the session is kept without its data');
+    assert.ok(dropped.rooms.includes('own:2'));
+    assert.match(corral.output(), /socket\.data of a socket in namespace "\/" cannot be sent as JSON \(Converting circular structure to JSON/);
+    assert.equal(corral.output().match(/cannot be sent as JSON/g)?.length, 1, 'said once per worker, not per socket');
+    driver.disconnect();
+  });
+
   test('a session disconnected longer than maxDisconnectionDuration comes back as a new one; a brief disconnection recovers', async (t) => {
     const corral = await startCorral(t, APP, { workers: 2, env: { RECOVERY_TTL_MS: '1000' } });
     const brief = track(corral.url, 1, { reconnectionDelay: 100, randomizationFactor: 0 });
