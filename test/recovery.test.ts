@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { io as connect, type Socket } from 'socket.io-client';
@@ -183,7 +184,10 @@ describe('connection-state recovery on the embedded cluster adapter', () => {
     const plain = track(corral.url, 1, { transports: ['websocket'] });
     const cyclic = track(corral.url, 2, { transports: ['websocket'] });
     const driver = connect(corral.url, { forceNew: true, transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 500 });
-    t.after(() => [plain, cyclic].forEach((c) => c.socket.disconnect()) ?? driver.disconnect());
+    t.after(() => {
+      for (const c of [plain, cyclic]) c.socket.disconnect();
+      driver.disconnect();
+    });
     await waitFor(() => plain.ids.length === 1 && cyclic.ids.length === 1 && driver.connected, 10_000, 'clients to connect');
     await plain.socket.timeout(5000).emitWithAck('remember', 'kept');
     await cyclic.socket.timeout(5000).emitWithAck('remember', 'cyclic');
@@ -202,12 +206,57 @@ describe('connection-state recovery on the embedded cluster adapter', () => {
     driver.disconnect();
   });
 
+  test('a client back before its old connection was noticed dead recovers: the worker still holding the old socket hands it over', async (t) => {
+    const corral = await startCorral(t, APP, { workers: 2 });
+    // A path that can go dead on the client's side only, as a cut network does: the worker's end stays open.
+    const sockets = new Set<net.Socket>();
+    let lastClientSide: net.Socket | undefined;
+    const cutter = net.createServer((client) => {
+      const upstream = net.connect(corral.port, '127.0.0.1');
+      sockets.add(upstream).add(client);
+      lastClientSide = client;
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      cutter.close();
+    });
+    const url = `http://127.0.0.1:${(cutter.address() as net.AddressInfo).port}`;
+    const client = track(url, 1, { transports: ['websocket'] });
+    const driver = connect(corral.url, { forceNew: true, transports: ['websocket'] });
+    t.after(() => {
+      client.socket.disconnect();
+      driver.disconnect();
+    });
+    await waitFor(() => client.ids.length === 1 && driver.connected, 10_000, 'clients to connect');
+    await driver.timeout(5000).emitWithAck('publish', { n: 1, rooms: [1] });
+    await waitFor(() => client.shared.length === 1, 5000, 'the first message');
+    // Cut the client's side only, then publish while the worker still thinks it is connected.
+    const old = lastClientSide!;
+    old.unpipe();
+    old.destroy();
+    await driver.timeout(5000).emitWithAck('publish', { n: 2, rooms: [1] });
+    await waitFor(() => client.ids.length === 2, 10_000, 'the client to reconnect');
+    assert.deepEqual(client.recovered, [true], 'recovered although its old socket was still open');
+    assert.equal(client.ids[1], client.ids[0]);
+    await waitFor(() => client.shared.length === 2, 5000, 'the message sent meanwhile');
+    assert.deepEqual(client.shared, [1, 2]);
+    driver.disconnect();
+  });
+
   test('a session disconnected longer than maxDisconnectionDuration comes back as a new one; a brief disconnection recovers', async (t) => {
     const corral = await startCorral(t, APP, { workers: 2, env: { RECOVERY_TTL_MS: '1000' } });
     const brief = track(corral.url, 1, { reconnectionDelay: 100, randomizationFactor: 0 });
     const late = track(corral.url, 2, { reconnectionDelay: 2500, reconnectionDelayMax: 5000, randomizationFactor: 0 });
     const driver = connect(corral.url, { forceNew: true, transports: ['websocket'] });
-    t.after(() => [brief, late].forEach((c) => c.socket.disconnect()) ?? driver.disconnect());
+    t.after(() => {
+      for (const c of [brief, late]) c.socket.disconnect();
+      driver.disconnect();
+    });
     await waitFor(() => brief.ids.length === 1 && late.ids.length === 1 && driver.connected, 10_000, 'clients to connect');
     await driver.timeout(5000).emitWithAck('publish', { n: 1, rooms: [1, 2] });
     await waitFor(() => brief.shared.length === 1 && late.shared.length === 1, 5000, 'the first message');
