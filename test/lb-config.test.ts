@@ -158,14 +158,19 @@ interface StandIn {
 }
 
 async function standIn(name: string, host: string, port: number): Promise<StandIn> {
+  // Each TCP connection by its own number: a balancer that closes with a reset lets the kernel
+  // give the next connection the same source port at once, so address:port names two.
+  const connectionIds = new WeakMap<object, number>();
+  let connections = 0;
   const server: Server = createServer((req, res) => {
     state.hits++;
     req.resume();
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ name, url: req.url, host: req.headers.host, xff: req.headers['x-forwarded-for'] ?? null, conn: `${req.socket.remoteAddress}:${req.socket.remotePort}` }));
+      res.end(JSON.stringify({ name, url: req.url, host: req.headers.host, xff: req.headers['x-forwarded-for'] ?? null, conn: `${name}#${connectionIds.get(req.socket)}` }));
     });
   });
+  server.on('connection', (socket) => connectionIds.set(socket, ++connections));
   const wss = new WebSocketServer({ server });
   wss.on('connection', (ws, req) => ws.send(JSON.stringify({ name, url: req.url })));
   await new Promise<void>((resolve, reject) => {
