@@ -49,18 +49,8 @@ export class MetricsEndpoint {
     registers: [this.#registry],
   });
   readonly headFailures = new Counter({ name: 'corral_rejected_connections_total', help: 'Connections the primary answered or closed itself, by reason (too-long, head-too-long, timeout, busy, busy-address, proxy-invalid, proxy-untrusted).', labelNames: ['reason'], registers: [this.#registry] });
-  readonly #recovery = (name: string, help: string, pick: (stats: RecoveryStats) => number): Gauge =>
-    new Gauge({
-      name: `corral_recovery_${name}`,
-      help,
-      registers: [this.#registry],
-      collect: () => {
-        const stats = this.#source.recovery();
-        const gauge = this.#recoveryGauges.get(name);
-        if (stats !== undefined) gauge?.set(pick(stats));
-      },
-    });
-  readonly #recoveryGauges = new Map<string, Gauge>();
+  /** Recovery's gauges are registered on the first scrape after the app uses it. */
+  #recoveryGauges = false;
   readonly reloads = new Counter({ name: 'corral_reloads_total', help: 'Rolling reloads, by outcome.', labelNames: ['result'], registers: [this.#registry] });
   readonly #up = new Gauge({ name: 'corral_worker_up', help: '1 when the slot has a ready worker that answered this scrape, else 0.', labelNames: ['slot'], registers: [this.#registry] });
   readonly #state = new Gauge({ name: 'corral_worker_state', help: 'The state of each slot (1 for its current state).', labelNames: ['slot', 'state'], registers: [this.#registry] });
@@ -76,6 +66,8 @@ export class MetricsEndpoint {
   readonly #dashboard: Dashboard | undefined;
 
   #addRecoveryGauges(): void {
+    this.#recoveryGauges = true;
+    const source = this.#source;
     const gauges: [string, string, (s: RecoveryStats) => number][] = [
       ['memory_bytes', 'Estimated memory of connection-state recovery in the primary: packet log and sessions that left.', (s) => s.bytes],
       ['memory_limit_bytes', '--recovery-memory.', (s) => s.maxBytes],
@@ -84,7 +76,18 @@ export class MetricsEndpoint {
       ['open_sockets', 'Connected Socket.IO sockets whose rooms the primary mirrors.', (s) => s.open],
       ['evicted', 'Packets and sessions dropped before their time to stay under --recovery-memory, since start.', (s) => s.evicted],
     ];
-    for (const [name, help, pick] of gauges) this.#recoveryGauges.set(name, this.#recovery(name, help, pick));
+    for (const [name, help, pick] of gauges) {
+      new Gauge({
+        name: `corral_recovery_${name}`,
+        help,
+        registers: [this.#registry],
+        // prom-client calls collect with the gauge as `this`.
+        collect(this: Gauge) {
+          const stats = source.recovery();
+          if (stats !== undefined) this.set(pick(stats));
+        },
+      });
+    }
   }
 
   constructor(source: MetricsSource, dashboard?: Dashboard) {
@@ -162,7 +165,7 @@ export class MetricsEndpoint {
     this.#setWorkerFigures(answered);
     const app = [...answered.values()].map((r) => r.metrics).filter((m) => m.length > 0);
     // Recovery's figures appear once the app uses it.
-    if (this.#recoveryGauges.size === 0 && this.#source.recovery() !== undefined) this.#addRecoveryGauges();
+    if (!this.#recoveryGauges && this.#source.recovery() !== undefined) this.#addRecoveryGauges();
     const ours = await this.#registry.metrics();
     if (app.length === 0) return ours;
     const aggregated = await AggregatorRegistry.aggregate(app as never).metrics();

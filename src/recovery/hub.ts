@@ -68,7 +68,7 @@ export class RecoveryHub {
       case 'recovery-restore': {
         // The client came back before its old socket was noticed dead (a cut connection waits for a ping timeout): that worker closes it first.
         const held = this.#store.holderOf(message.nsp, message.pid);
-        const holder = held === undefined ? undefined : this.#workers().find((w) => w.pid === held.owner && w.channel.connected());
+        const holder = held === undefined ? undefined : this.#live(held.owner);
         if (held === undefined || holder === undefined) return this.#answer(from, message);
         const seq = ++this.#releaseSeq;
         const timer = setTimeout(() => this.#released(seq), RELEASE_DEADLINE_MS);
@@ -82,6 +82,11 @@ export class RecoveryHub {
     }
   }
 
+  /** The worker of this pid, while messages still reach it. */
+  #live(pid: number): WorkerProcess | undefined {
+    return this.#workers().find((w) => w.pid === pid && w.channel.connected());
+  }
+
   #released(seq: number): void {
     const pending = this.#releasing.get(seq);
     if (pending === undefined) return;
@@ -91,9 +96,8 @@ export class RecoveryHub {
   }
 
   #answer(from: WorkerProcess, restore: Restore): void {
-    const alive = (pid: number): boolean => this.#workers().some((w) => w.pid === pid && w.channel.connected());
-    const session = this.#store.restore(restore.nsp, restore.pid, restore.offset, from.pid ?? -1, alive);
-    from.message({ tag: TAG, type: 'recovery-restored', seq: restore.seq, session: session === null ? null : { ...session, rooms: [...session.rooms] } });
+    const session = this.#store.restore(restore.nsp, restore.pid, restore.offset, from.pid ?? -1, (pid) => this.#live(pid) !== undefined);
+    from.message({ tag: TAG, type: 'recovery-restored', seq: restore.seq, session });
   }
 
   /** A worker is gone: the sockets it did not hand over become sessions, restorable elsewhere. */

@@ -4,7 +4,7 @@ import { TAG, type AdapterBroadcast, type RecoverySession, type ToPrimary, type 
 export const RECOVERY_DEADLINE_MS = 2000;
 
 type Reply = Extract<ToWorker, { type: 'recovery-offset' | 'recovery-restored' }>;
-export type Restored = NonNullable<Extract<ToWorker, { type: 'recovery-restored' }>['session']>;
+type Restored = NonNullable<Extract<ToWorker, { type: 'recovery-restored' }>['session']>;
 
 interface Pending {
   readonly at: number;

@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { RecoverySession } from '../protocol/messages';
 import { jsonLength, PacketLog } from './packet-log';
 
-/** What socket.io persists of a socket that left, and restores on a recovered one. */
-export interface SessionState {
-  readonly sid: string;
-  readonly pid: string;
-  readonly rooms: readonly string[];
-  readonly data: unknown;
-}
+/** What socket.io persists of a socket that left, and restores on a recovered one (as it crosses the channel). */
+export type SessionState = Readonly<RecoverySession>;
 
 /** A restored session: its state and the packets it missed, oldest first. */
 export interface RestoredSession extends SessionState {
