@@ -185,7 +185,7 @@ export function resolveConfig(input: CorralOptions, env: NodeJS.ProcessEnv = pro
     maxRestarts: integer('maxRestarts', input.maxRestarts ?? 10, 1, 1_000_000, 'a whole number from 1 up'),
     restartWindow: integer('restartWindow', input.restartWindow ?? 60_000, 100, 86_400_000, `${MS} 100 to 86400000`),
     maxMemory: bytesOf('maxMemory', input.maxMemory),
-    recoveryMemory: input.recoveryMemory === undefined ? 64 * 1024 ** 2 : bytesOf('recoveryMemory', input.recoveryMemory) || bytesOf('recoveryMemory', -1),
+    recoveryMemory: input.recoveryMemory === undefined ? 64 * 1024 ** 2 : capOf('recoveryMemory', input.recoveryMemory),
     control: controlOf(input.control, port, host, env),
     hostId: input.hostId === undefined || input.hostId === '' ? defaultHostId() : hostIdOf(input.hostId),
     adapter,
@@ -362,6 +362,13 @@ function bytesOf(name: string, value: unknown): number {
   const m = typeof value === 'number' ? [String(value), String(value), ''] : typeof value === 'string' ? /^\s*(\d+)\s*([KMG]?)B?\s*$/i.exec(value) : null;
   const n = m ? Number(m[1]) * UNITS[m[2]!.toUpperCase()]! : NaN;
   if (!Number.isSafeInteger(n) || n < 1024 * 1024) throw bad(name, 'a size of at least 1M, e.g. 512M or 2G', value);
+  return n;
+}
+
+/** A size that must be set: bytesOf's 0 ("no limit") is not one. */
+function capOf(name: string, value: unknown): number {
+  const n = bytesOf(name, value);
+  if (n === 0) throw bad(name, 'a size of at least 1M, e.g. 64M', value);
   return n;
 }
 

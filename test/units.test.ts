@@ -111,6 +111,13 @@ describe('options', () => {
     refused({ maxMemory: Number.MAX_SAFE_INTEGER + 1 }, '--max-memory');
   });
 
+  test('--recovery-memory is 64M by default, accepts 1M and up, and refuses 0 (it has no "no limit") naming what was given', () => {
+    assert.equal(config().recoveryMemory, 64 * 1024 ** 2);
+    assert.equal(config({ recoveryMemory: '1M' }).recoveryMemory, 1024 * 1024);
+    assert.throws(() => config({ recoveryMemory: 0 }), /--recovery-memory \(recoveryMemory\): expected a size of at least 1M, e\.g\. 64M, got 0\./);
+    refused({ recoveryMemory: '512K' }, '--recovery-memory');
+  });
+
   test("workers 'auto', and no workers option, mean one per core", () => {
     assert.equal(config({ workers: 'auto' }).workers, availableParallelism());
     assert.equal(config().workers, availableParallelism());
