@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
 import { parseSid } from '../src/protocol/sid';
-import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
+import { CLI, fixture, ROOT, startCorral, statusOf, waitFor, type Running } from './helpers/corral';
 import { startHaproxy, startNginx, type RunningBalancer } from './helpers/balancers';
 import { runSessions, type LoadResult } from './helpers/clients';
 import { exchange } from './helpers/engine';
@@ -34,13 +34,6 @@ export async function client(url: string, transports: string[] = ['polling', 'we
 
 function hostOf(socket: Socket): string | undefined {
   return parseSid(socket.io.engine.id ?? '')?.host;
-}
-
-function statusOf(corral: Running): { workers: { slot: number; pid: number; restarts: number; state: string }[] } {
-  const path = /control socket (\S+)/.exec(corral.output())![1]!;
-  const r = spawnSync(process.execPath, [CLI, 'status', '--json', '--control', path], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { workers: { slot: number; pid: number; restarts: number; state: string }[] };
 }
 
 for (const adapter of ['redis-streams', 'redis'] as const) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { io as connect, type Socket } from 'socket.io-client';
-import { CLI, fixture, ROOT, startCorral, waitFor, type Running } from './helpers/corral';
+import { CLI, fixture, ROOT, startCorral, statusOf, waitFor, type Running } from './helpers/corral';
 import { exchange } from './helpers/engine';
 
 const APP = fixture('recovery-app.js');
@@ -53,12 +53,6 @@ async function hundredClients(t: { after(fn: () => void): void }, url: string): 
 const whoami = (socket: Socket): Promise<WhoAmI> => socket.timeout(10_000).emitWithAck('whoami') as Promise<WhoAmI>;
 const ctl = (corral: Running, ...args: string[]): Promise<{ stdout: string }> =>
   promisify(execFile)(process.execPath, [CLI, ...args, '--control', /control socket (\S+)/.exec(corral.output())![1]!], { cwd: ROOT, timeout: 60_000 });
-const statusOf = (corral: Running): { primary: { recovery?: { bytes: number; maxBytes: number; packets: number; sessions: number; evicted: number } }; workers: { pid: number; state: string }[] } => {
-  const r = spawnSync(process.execPath, [CLI, 'status', '--json', '--control', /control socket (\S+)/.exec(corral.output())![1]!], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-};
-
 /**
  * Publishes 1, 2, 3, ... (to the shared room and to each client's own room) from a driver
  * client, about 50 a second, until stopped. A number counts as published once acked, or, when
@@ -160,7 +154,7 @@ describe('connection-state recovery on the embedded cluster adapter', () => {
     t.after(() => driver.disconnect());
     await waitFor(() => driver.connected, 10_000, 'the driver to connect');
     const driverPid = (await whoami(driver)).pid;
-    const victim = statusOf(corral).workers.find((w) => w.pid !== driverPid && w.state === 'ready')!.pid;
+    const victim = statusOf(corral).workers.find((w) => w.pid !== null && w.pid !== driverPid && w.state === 'ready')!.pid!;
     const where = await Promise.all(clients.map((c) => whoami(c.socket)));
     const victims = clients.filter((_, i) => where[i]!.pid === victim);
     const others = clients.filter((_, i) => where[i]!.pid !== victim);

@@ -3,7 +3,7 @@ import { Agent } from 'node:http';
 import { describe, test } from 'node:test';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { resolveConfig } from '../src/options';
-import { fixture, startCorral } from './helpers/corral';
+import { fixture, startCorral, statusOf, waitFor } from './helpers/corral';
 import { exchange } from './helpers/engine';
 
 const APP = fixture('visitor-app.js');
@@ -139,7 +139,9 @@ describe('--sticky query:NAME and header:NAME', () => {
       for (const [key, seen] of homes) assert.equal(seen.size, 1, `${key} went to ${[...seen].join(', ')}`);
       const used = new Set([...homes.values()].map((s) => [...s][0]));
       assert.deepEqual([...used].sort(), [0, 1]);
-      // Requests without the key go least-loaded: both workers.
+      // Requests without the key go least-loaded: both workers, once the keyed connections'
+      // closes are reported (a worker still counting them would rightly get none).
+      await waitFor(() => statusOf(corral).workers.every((w) => w.connections === 0), 10_000, 'both workers to report no connections');
       const keyless = new Set<unknown>();
       for (let i = 0; i < 10; i++) keyless.add((await fresh(corral.url, '/whoami')).body['slot']);
       assert.equal(keyless.size, 2);

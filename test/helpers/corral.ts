@@ -1,7 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { PrimaryStatus, WorkerStatus } from '../../src/control/protocol';
 
 export const ROOT = join(__dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -132,4 +134,12 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** `corral status --json` of a running corral, through its control socket. */
+export function statusOf(corral: Running): { primary: PrimaryStatus; workers: WorkerStatus[] } {
+  const path = /control socket (\S+)/.exec(corral.output())![1]!;
+  const r = spawnSync(process.execPath, [CLI, 'status', '--json', '--control', path], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { primary: PrimaryStatus; workers: WorkerStatus[] };
 }
