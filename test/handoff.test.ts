@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fixture, startCorral } from './helpers/corral';
+import { fixture, startCorral, statusOf } from './helpers/corral';
 import { countResponses, rawExchange, type RawResult } from './helpers/raw';
 
 const CONNECTIONS = 2000;
@@ -47,12 +47,14 @@ async function hammer(port: number): Promise<{ failures: string[]; pids: Set<str
 }
 
 describe('handoff loses no byte', () => {
-  for (const sticky of ['sid', 'ip'] as const) {
-    test(`${CONNECTIONS} connections (pipelined, split lines, bodies, upgrades), ${CONCURRENCY} at a time, all answered whole (--sticky ${sticky})`, async (t) => {
-      const corral = await startCorral(t, fixture('plain-http.js'), { sticky });
+  // On corral's handoff lane (the default), and on Node's IPC channel (CORRAL_HANDOFF_LANE=0, as a Node without the lane's internals runs).
+  for (const [sticky, lane] of [['sid', true], ['ip', true], ['sid', false]] as const) {
+    test(`${CONNECTIONS} connections (pipelined, split lines, bodies, upgrades), ${CONCURRENCY} at a time, all answered whole (--sticky ${sticky}${lane ? '' : ', IPC channel'})`, async (t) => {
+      const corral = await startCorral(t, fixture('plain-http.js'), { sticky, env: lane ? {} : { CORRAL_HANDOFF_LANE: '0' } });
       const { failures, pids } = await hammer(corral.port);
       assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${CONNECTIONS} connections lost data`);
       assert.equal(pids.size, 2);
+      assert.deepEqual(statusOf(corral).workers.map((w) => w.lane), [lane, lane], 'where the handoffs travelled');
     });
   }
 });

@@ -50,6 +50,8 @@ export interface WorkerStatus {
   relayed: number;
   /** Open Engine.IO sessions. */
   sessions: number;
+  /** Whether connections reach it on corral's private handoff pipe (false: on Node's IPC channel). */
+  lane: boolean;
 }
 
 export interface ReloadReport {

@@ -1,5 +1,5 @@
 import type { RawHandle } from '../internal/raw-handle';
-import { HANDOFF_DEADLINE_MS, TAG, type ToWorker } from '../protocol/messages';
+import { HANDOFF_DEADLINE_MS } from '../protocol/messages';
 import { headerValue } from '../protocol/head';
 import type { ProxySource } from '../protocol/proxy-header';
 import type { Candidate, RoutedRequest } from '../routing';
@@ -94,16 +94,7 @@ export class HandoffBooks implements Candidate {
   send(seq: number, handoff: Handoff, onSendError: (seq: number) => void): void {
     this.#inflight.set(seq, handoff);
     handoff.deadline = Date.now() + HANDOFF_DEADLINE_MS;
-    const message: Extract<ToWorker, { type: 'handoff' }> = {
-      tag: TAG,
-      type: 'handoff',
-      seq,
-      bytes: handoff.bytes.length > 0 ? handoff.bytes.toString('base64') : '',
-      relayed: handoff.relayed,
-      deadline: handoff.deadline,
-    };
-    if (handoff.client !== undefined) message.client = handoff.client;
-    this.worker.sendHandle(message, handoff.handle, () => onSendError(seq));
+    this.worker.sendHandoff(seq, handoff.handle, handoff.bytes, handoff.relayed, handoff.deadline, handoff.client, () => onSendError(seq));
   }
 
   /** The worker answered (or could not be reached): forget the handoff and return it. */

@@ -94,7 +94,8 @@ export type ToPrimary =
   /** Answer to a `ping`. */
   | { tag: typeof TAG; type: 'pong'; seq: number }
   /** The app's server listens (through corral) and the forwarding server is up. */
-  | { tag: typeof TAG; type: 'ready'; forwardPath: string }
+  /** `lanePath`: the worker's private IPC pipe for handoffs (src/internal/lane.ts), absent when this Node has none. */
+  | { tag: typeof TAG; type: 'ready'; forwardPath: string; lanePath?: string }
   /** The app's `listen()` named this host (an IP, never a wildcard): serve that address only. */
   | { tag: typeof TAG; type: 'listen-host'; host: string }
   /** The app closed its server: route nothing more here. */

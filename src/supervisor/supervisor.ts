@@ -7,6 +7,8 @@ import { isCorralMessage, TAG, type SlotInfo, type ToPrimary } from '../protocol
 import { workerEnv } from '../protocol/worker-env';
 import { WorkerProcess } from './worker-process';
 import type { RawHandle } from '../internal/raw-handle';
+import { connectIpcPipe } from '../internal/ipc-pipe';
+import { Lane } from '../internal/lane';
 import type { ReloadReport, WorkerStatus } from '../control/protocol';
 import { RestartPolicy } from './restart-policy';
 import { clusterChannel } from './channel';
@@ -151,10 +153,11 @@ export class Supervisor {
       forwarded: wp.forwarded,
       relayed: wp.relayed,
       sessions: wp.sessions,
+      lane: wp.onLane,
     });
     for (const slot of this.#slots) {
       if (slot.current !== undefined) rows.push(row(slot, slot.current));
-      else rows.push({ slot: slot.index, pid: null, state: slot.phase, uptimeMs: 0, restarts: slot.policy.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0, sessions: 0 });
+      else rows.push({ slot: slot.index, pid: null, state: slot.phase, uptimeMs: 0, restarts: slot.policy.restarts, connections: 0, rssBytes: 0, cpuPercent: 0, forwarded: 0, relayed: 0, sessions: 0, lane: false });
     }
     for (const wp of this.#retiring) rows.push(row(this.#slots[wp.slot], wp));
     return rows.sort((a, b) => a.slot - b.slot);
@@ -316,6 +319,7 @@ export class Supervisor {
       case 'ready': {
         if (wp.state !== 'starting') return;
         wp.forwardPath = message.forwardPath;
+        if (message.lanePath !== undefined) this.#connectLane(wp, message.lanePath);
         wp.state = 'ready';
         wp.lastPong = Date.now();
         this.#everReady = true;
@@ -348,6 +352,31 @@ export class Supervisor {
       default:
         this.#hooks.message(wp, message, handle);
     }
+  }
+
+  /**
+   * Open the worker's handoff lane; handoffs ride Node's channel until it is up, and again if
+   * it cannot be opened or breaks (the worker still takes both).
+   */
+  #connectLane(wp: WorkerProcess, path: string): void {
+    connectIpcPipe(path, (pipe, status) => {
+      if (pipe === undefined) {
+        trace.primary('%s: no handoff lane at %s (libuv status %d); handoffs use the IPC channel', wp.name, path, status);
+        return;
+      }
+      if (wp.state === 'stopped') {
+        pipe.close();
+        return;
+      }
+      const lane = new Lane(
+        pipe,
+        (frame) => {
+          if (frame.kind === 'reply') this.#hooks.message(wp, { tag: TAG, type: 'handoff-reply', seq: frame.seq, accepted: frame.accepted }, undefined);
+        },
+        () => trace.primary('%s: handoff lane closed', wp.name),
+      );
+      if (lane.open) wp.useLane(lane);
+    });
   }
 
   #checkMemory(wp: WorkerProcess): void {
@@ -403,6 +432,7 @@ export class Supervisor {
     if (expected) log.info('worker.exited', `${wp.name} exited after draining (${signal ?? `code ${code}`})`, { slot: wp.slot, pid: wp.pid, code, signal });
     this.#leaveService(wp, 'stopped');
     this.#retiring.delete(wp);
+    wp.closeLane();
     this.#hooks.gone(wp);
     const waiter = this.#readyWaiters.get(wp);
     this.#readyWaiters.delete(wp);

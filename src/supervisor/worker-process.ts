@@ -1,5 +1,7 @@
+import type { Lane } from '../internal/lane';
 import type { RawHandle } from '../internal/raw-handle';
-import { TAG, type AdapterRelay, type ToWorker } from '../protocol/messages';
+import { encodeHandoff } from '../protocol/lane';
+import { TAG, type AdapterRelay, type ClientAddress, type ToWorker } from '../protocol/messages';
 import type { WorkerChannel } from './channel';
 import { transition, type WorkerState } from './worker-state';
 
@@ -36,6 +38,8 @@ export class WorkerProcess {
   lastPong = 0;
   unresponsiveSince = 0;
   #pingSeq = 0;
+  /** The private IPC pipe handoffs travel on once connected (src/internal/lane.ts); Node's channel until then. */
+  #lane: Lane | undefined;
 
   constructor(slot: number, channel: WorkerChannel) {
     this.slot = slot;
@@ -101,12 +105,40 @@ export class WorkerProcess {
     this.#takenReported = taken;
   }
 
-  /** Send a message with a handle; `onSendError` hears when it could not be sent. */
-  sendHandle(message: ToWorker, handle: RawHandle, onSendError: () => void): void {
+  /** Handoffs go on this lane from now on, while it stays open. */
+  useLane(lane: Lane): void {
+    this.#lane?.close();
+    this.#lane = lane;
+  }
+
+  /** Whether handoffs travel on the lane (else on Node's channel). */
+  get onLane(): boolean {
+    return this.#lane?.open === true;
+  }
+
+  /** Close the lane (the worker is gone). */
+  closeLane(): void {
+    this.#lane?.close();
+    this.#lane = undefined;
+  }
+
+  /**
+   * Hand over a connection: on the lane when it is open, else as a `handoff` message on Node's
+   * channel. Either way the answer is a `handoff-reply` with the same `seq`; `onSendError`
+   * hears when it could not be sent.
+   */
+  sendHandoff(seq: number, handle: RawHandle, bytes: Buffer, relayed: boolean, deadline: number, client: ClientAddress | undefined, onSendError: () => void): void {
+    const lane = this.#lane;
+    if (lane?.open === true) {
+      lane.send(encodeHandoff(seq, relayed, deadline, client, bytes), handle, onSendError);
+      return;
+    }
     if (!this.channel.connected()) {
       onSendError();
       return;
     }
+    const message: Extract<ToWorker, { type: 'handoff' }> = { tag: TAG, type: 'handoff', seq, bytes: bytes.length > 0 ? bytes.toString('base64') : '', relayed, deadline };
+    if (client !== undefined) message.client = client;
     this.channel.send(message, handle, onSendError);
   }
 

@@ -3,8 +3,11 @@ import { isIPv6, Server as NetServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path';
 import { boundHeadTime } from '../internal/http';
 import { atConnectionLimit, isWildcard, showRemote, type RemoteAddress } from '../internal/net';
+import { checkIpcPipes, listenIpcPipe } from '../internal/ipc-pipe';
+import { Lane } from '../internal/lane';
 import type { RawHandle } from '../internal/raw-handle';
 import { trace } from '../log';
+import { encodeReply } from '../protocol/lane';
 import { RecoveryLink } from '../recovery/link';
 import { isCorralMessage, STALLED_MESSAGE, STALLED_RETRY_AFTER_S, TAG, type ToPrimary, type ToWorker } from '../protocol/messages';
 import type { WorkerEnv } from '../protocol/worker-env';
@@ -68,6 +71,10 @@ export class WorkerRuntime {
   #loadTimer: NodeJS.Timeout | undefined;
   #draining = false;
   #forwardPath = '';
+  /** The handoff lane from the primary (src/internal/lane.ts): its socket path until it connects, then the lane. */
+  #lanePath: string | undefined;
+  #laneListener: { close(): void } | undefined;
+  #lane: Lane | undefined;
   #listening = false;
   #appReady = false;
   /** Socket.IO connection-state recovery's line to the primary, once an attached server uses it. */
@@ -181,14 +188,42 @@ export class WorkerRuntime {
   async #becomeReady(): Promise<void> {
     this.#forwardPath = join(this.env.runtimeDir, `s${this.slot}-${process.pid}.sock`);
     await this.#forwarder.listen(this.#forwardPath, (req, res) => this.#serveForwarded(req, res));
+    await this.#offerLane();
     this.#listening = true;
     this.#announceReady();
+  }
+
+  /** Listen for the primary's handoff lane; without IPC pipes on this Node, handoffs keep to Node's channel. */
+  async #offerLane(): Promise<void> {
+    const missing = process.env['CORRAL_HANDOFF_LANE'] === '0' ? 'CORRAL_HANDOFF_LANE=0' : checkIpcPipes();
+    if (missing !== undefined) {
+      trace.worker('slot %d: no handoff lane: %s', this.slot, missing);
+      return;
+    }
+    const path = join(this.env.runtimeDir, `h${this.slot}-${process.pid}.sock`);
+    try {
+      this.#laneListener = await listenIpcPipe(path, (pipe) => {
+        this.#lane = new Lane(
+          pipe,
+          (frame, handle) => {
+            if (frame.kind !== 'handoff') return;
+            this.#onHandoff(frame.seq, frame.bytes, frame.relayed, frame.deadline, frame.client, handle, (seq, accepted) => this.#lane?.send(encodeReply(seq, accepted), undefined, () => undefined));
+          },
+          () => (this.#lane = undefined),
+        );
+      });
+      this.#lanePath = path;
+    } catch (err) {
+      trace.worker('slot %d: no handoff lane: %s', this.slot, (err as Error).message);
+    }
   }
 
   #announceReady(): void {
     if (!this.#listening || (this.env.waitReady && !this.#appReady)) return;
     trace.worker('slot %d ready, forwarding server on %s', this.slot, this.#forwardPath);
-    this.send({ tag: TAG, type: 'ready', forwardPath: this.#forwardPath });
+    const ready: Extract<ToPrimary, { type: 'ready' }> = { tag: TAG, type: 'ready', forwardPath: this.#forwardPath };
+    if (this.#lanePath !== undefined) ready.lanePath = this.#lanePath;
+    this.send(ready);
   }
 
   /**
@@ -286,7 +321,7 @@ export class WorkerRuntime {
   #onMessage(message: ToWorker, handle: RawHandle | undefined): void {
     switch (message.type) {
       case 'handoff':
-        this.#onHandoff(message.seq, message.bytes, message.relayed, message.deadline, message.client, handle);
+        this.#onHandoff(message.seq, message.bytes.length > 0 ? Buffer.from(message.bytes, 'base64') : EMPTY, message.relayed, message.deadline, message.client, handle, this.#answerOnChannel);
         return;
       case 'slots':
         this.#owners.update(message.slots, message.unresponsive);
@@ -322,18 +357,21 @@ export class WorkerRuntime {
    * closing it (over `maxConnections`), and one read past its deadline is refused because the
    * primary may have routed it elsewhere already.
    */
-  #onHandoff(seq: number, bytes: string, relayed: boolean, deadline: number, client: RemoteAddress | undefined, handle: RawHandle | undefined): void {
+  #onHandoff(seq: number, bytes: Buffer, relayed: boolean, deadline: number, client: RemoteAddress | undefined, handle: RawHandle | undefined, answer: (seq: number, accepted: boolean) => void): void {
     const standIn = this.#standIn;
     const onconnection = standIn !== undefined && standIn.listening ? standIn.onconnection : null;
     const take = handle !== undefined && onconnection !== null && !this.#draining && Date.now() <= deadline && !atConnectionLimit(this.#server);
     if (!take) {
       handle?.close();
-      this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: false });
+      answer(seq, false);
       return;
     }
-    this.send({ tag: TAG, type: 'handoff-reply', seq, accepted: true });
-    this.#intake.deliver(onconnection.bind(standIn), handle, bytes.length > 0 ? Buffer.from(bytes, 'base64') : EMPTY, relayed, client);
+    answer(seq, true);
+    this.#intake.deliver(onconnection.bind(standIn), handle, bytes, relayed, client);
   }
+
+  /** Answer a handoff that came on Node's channel, on that channel. */
+  readonly #answerOnChannel = (seq: number, accepted: boolean): void => this.send({ tag: TAG, type: 'handoff-reply', seq, accepted });
 
   #scheduleLoadReport(): void {
     if (this.#loadTimer !== undefined) return;
@@ -369,6 +407,8 @@ export class WorkerRuntime {
 
   #exit(): void {
     this.#forwarder.close();
+    this.#laneListener?.close();
+    this.#lane?.close();
     // What was sent last (sessions persisted as their sockets closed) reaches the primary first.
     this.#flushed(() => {
       if (this.#signals.handOver()) return;
