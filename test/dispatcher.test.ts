@@ -139,6 +139,23 @@ describe('dispatcher', () => {
     assert.ok(isOpen(handle), 'an answer for a forgotten handoff closes nothing');
   });
 
+  test('a live worker whose answers are lost (its lane broke): what it had not answered is closed, never sent to another, and its late answers close nothing twice', async (t) => {
+    const pairs = await connections(t, 4);
+    const w0 = worker(0);
+    const w1 = worker(1);
+    const d = new Dispatcher(new NoneRouter(), pool(() => [w0.wp]), 1000);
+    for (const { handle } of pairs) d.dispatch(handoff(handle));
+    assert.equal(w0.sent.length, 4);
+    d.settle(w0.wp, seqOf(w0.sent[0]!.message), true);
+    d.abandon(w0.wp);
+    for (const { handle } of pairs) assert.equal(isOpen(handle), false);
+    d.expire([w0.wp, w1.wp], Date.now() + HANDOFF_DEADLINE_MS + 2000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(w1.sent.length, 0, 'an abandoned handoff is never routed again');
+    d.settle(w0.wp, seqOf(w0.sent[1]!.message), false);
+    assert.equal(w1.sent.length, 0, 'nor on a refusal that comes after');
+  });
+
   test('with no worker ready, connections wait and go to the first one that becomes ready', async (t) => {
     const conns = await connections(t, 3);
     const w0 = worker(0);

@@ -97,6 +97,17 @@ export class Dispatcher {
   }
 
   /**
+   * A worker lives on but its answers are lost (its handoff lane broke): what it had not
+   * answered it may be serving, so the primary's copies are closed, never routed again.
+   */
+  abandon(worker: WorkerProcess): void {
+    for (const handoff of this.#books.get(worker)?.takeUnanswered() ?? []) {
+      this.observer?.unanswered('lost');
+      closeQuietly(handoff.handle);
+    }
+  }
+
+  /**
    * Handoffs these workers left unanswered past their deadline go elsewhere: a worker that
    * reads one late refuses it, so it is never served twice. Decided after this turn's I/O
    * (setImmediate runs after the poll phase): an acceptance the worker sent before its deadline

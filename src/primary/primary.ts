@@ -126,6 +126,7 @@ export class Primary implements Controllable {
         this.#dispatcher.orphaned(wp);
         this.#recovery?.gone(wp);
       },
+      answersLost: (wp) => this.#dispatcher.abandon(wp),
       allDown: (report) => this.#allDown(report),
       tick: (workers, now) => this.#dispatcher.expire(workers, now),
     });

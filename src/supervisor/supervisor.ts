@@ -20,6 +20,8 @@ const HEARTBEAT_MS = 500;
 const NEVER_READY_FAILURES = 3;
 /** ...and is unresponsive once silent this long: a few missed beats, well above a busy event loop's lag. */
 const MISS_AFTER_MS = 2500;
+/** How long a worker whose handoff lane closed has to exit (its exit re-routes) before its answers count as lost. */
+const LANE_BREAK_GRACE_MS = 1000;
 
 /** One numbered place for a worker. A respawned or reloaded worker takes its slot's number. */
 interface Slot {
@@ -49,6 +51,8 @@ export interface SupervisorHooks {
   ready(): void;
   /** A worker is gone: re-route what it had not answered. */
   gone(wp: WorkerProcess): void;
+  /** A live worker's handoff lane broke: what it had not answered may be served there, and must not be served twice. */
+  answersLost(wp: WorkerProcess): void;
   /** Every slot is halted by a crash loop: nothing is left to serve. */
   allDown(report: string): void;
   /** Every heartbeat: these workers' unanswered handoffs may have passed their deadline. */
@@ -373,7 +377,16 @@ export class Supervisor {
         (frame) => {
           if (frame.kind === 'reply') this.#hooks.message(wp, { tag: TAG, type: 'handoff-reply', seq: frame.seq, accepted: frame.accepted }, undefined);
         },
-        () => trace.primary('%s: handoff lane closed', wp.name),
+        () => {
+          trace.primary('%s: handoff lane closed', wp.name);
+          // A dying worker's lane closes first, and its exit re-routes what it left. One that
+          // lives on took, or not, what it read before the break: its answers are lost.
+          setTimeout(() => {
+            if (wp.state === 'stopped' || !wp.channel.connected()) return;
+            log.warn('worker.lane-broken', `${wp.name}: its handoff lane broke; connections it had not answered are closed (it may be serving them), new ones go on the IPC channel.`, { slot: wp.slot, pid: wp.pid });
+            this.#hooks.answersLost(wp);
+          }, LANE_BREAK_GRACE_MS).unref();
+        },
       );
       if (lane.open) wp.useLane(lane);
     });
