@@ -23,7 +23,7 @@ function progress(m: Measured): string {
     `${r.rate.toFixed(0)}/s ok ${r.ok}/${r.attempted}${bad}${top && bad ? ` (${top[0]})` : ''}` +
     `, p99 ${r.p99 ?? '-'} ms, CPU% P/W/C ${m.cpu.primaryPct ?? '-'}/${m.cpu.workersEachPct.join('+') || '-'}/${m.cpu.clientPct ?? '-'}` +
     (pids.length > 0 ? `, per worker ${pids.join('/')}` : '') +
-    (r.handoffUs ? `, handoff p50/p99 ${r.handoffUs.p50 ?? '-'}/${r.handoffUs.p99 ?? '-'} us (offered ${r.extra.offered}/s, shed ${r.extra.shed ?? 0})` : '') +
+    (r.handoffUs ? `, handoff p50/p99 ${r.handoffUs.p50 ?? '-'}/${r.handoffUs.p99 ?? '-'} us${r.afterSendUs ? `, after send ${r.afterSendUs.p50 ?? '-'}/${r.afterSendUs.p99 ?? '-'} us` : ''} (offered ${r.extra.offered}/s, shed ${r.extra.shed ?? 0})` : '') +
     ((m.cpu.otherPct ?? 0) > DISTURBED_PCT ? `, DISTURBED: other processes used ${m.cpu.otherPct}% CPU` : '')
   );
 }

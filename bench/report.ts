@@ -47,6 +47,9 @@ export interface Cell {
   /** handoff-latency: medians over runs of each run's p50 / p99, microseconds. */
   handoffP50Us: number | null;
   handoffP99Us: number | null;
+  /** handoff-latency: the same from the client's write of its request (0 when the worker had the connection first). */
+  afterSendP50Us: number | null;
+  afterSendP99Us: number | null;
 }
 
 export type Summary = Partial<Record<ContenderId, Partial<Record<WorkloadName, Cell>>>>;
@@ -93,6 +96,8 @@ export function aggregate(records: readonly RunRecord[], specs: readonly Contend
         extra: {},
         handoffP50Us: median(ms.map((m) => m.result.handoffUs?.p50 ?? null)),
         handoffP99Us: median(ms.map((m) => m.result.handoffUs?.p99 ?? null)),
+        afterSendP50Us: median(ms.map((m) => m.result.afterSendUs?.p50 ?? null)),
+        afterSendP99Us: median(ms.map((m) => m.result.afterSendUs?.p99 ?? null)),
       };
       for (const m of ms) {
         cell.attempted += m.result.attempted;
@@ -198,7 +203,7 @@ function handoffTable(summary: Summary, specs: readonly ContenderSpec[]): string
     { id: 'cluster-rr', name: 'rr' },
     { id: 'sticky-session', name: 'sticky-session' },
   ];
-  const head = ['contender', 'rate (offered)', 'failures', 'handoff p50 us', 'p99 us', ...peers.map((p) => `x ${p.name} p50/p99`), 'request p50/p99 ms', 'CPU% P/W/C', 'primary us/conn'];
+  const head = ['contender', 'rate (offered)', 'failures', 'handoff p50 us', 'p99 us', ...peers.map((p) => `x ${p.name} p50/p99`), 'after send p50/p99 us', 'request p50/p99 ms', 'CPU% P/W/C', 'primary us/conn'];
   const rows = specs.map((s) => {
     const c = summary[s.id]?.[wl];
     if (!c || (c.rate === null && c.errors.length > 0)) return [s.label, (c?.errors[0] ?? 'not run').split('\n')[0]?.slice(0, 90) ?? '', ...head.slice(2).map(() => '')];
@@ -217,6 +222,7 @@ function handoffTable(summary: Summary, specs: readonly ContenderSpec[]): string
       fmt(c.handoffP50Us, 0),
       fmt(c.handoffP99Us, 0),
       ...peers.map((p) => (p.id === s.id ? '1.00x/1.00x' : vs(p.id))),
+      `${fmt(c.afterSendP50Us, 0)}/${fmt(c.afterSendP99Us, 0)}`,
       `${fmt(c.p50, 2)}/${fmt(c.p99, 2)}`,
       `${fmt(c.primaryPct)}/${workers}/${fmt(c.clientPct)}`,
       fmt(c.primaryUsPerConn, 1),
@@ -226,7 +232,10 @@ function handoffTable(summary: Summary, specs: readonly ContenderSpec[]): string
     `### ${DESCRIPTION[wl]}\n\n` +
     'Open loop: connections start on a schedule whatever the contender does; `shed` = scheduled connections skipped ' +
     'because 500 were in flight. Handoff = worker `connection` event minus the start of the client\'s connect, both ' +
-    'CLOCK_MONOTONIC (single process: its own `connection` event, the floor). Ratios below 1 are faster.\n\n' +
+    'CLOCK_MONOTONIC (single process: its own `connection` event, the floor). Ratios below 1 are faster. ' +
+    '`after send` = the same event minus the client\'s write of its request (0 when the worker had the connection before ' +
+    'the client wrote): what a router that reads the request line adds once the line is sent, without the client\'s own ' +
+    'delay in sending it.\n\n' +
     table(head, rows)
   );
 }

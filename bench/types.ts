@@ -37,6 +37,12 @@ export interface WorkloadResult {
   extra: Record<string, number>;
   /** Client connect to the worker's `connection` event, microseconds (handoff-latency only). */
   handoffUs: { p50: number | null; p99: number | null; n: number } | null;
+  /**
+   * The client's write of its request to the worker's `connection` event, microseconds, 0 when
+   * the worker had the connection first (handoff-latency only): what a router that reads the
+   * request line adds once the line is sent, apart from the client's own delay in sending it.
+   */
+  afterSendUs: { p50: number | null; p99: number | null; n: number } | null;
 }
 
 /** CPU is measured between 'start' and 'end'; the primary's RSS is read at every mark. */

@@ -4,7 +4,7 @@ import type { MarkName, WorkloadResult } from '../types';
 export type Mark = (name: MarkName) => Promise<void>;
 
 export function emptyResult(): WorkloadResult {
-  return { rate: 0, attempted: 0, ok: 0, failed: 0, hung: 0, reasons: {}, p50: null, p99: null, pids: {}, connections: null, extra: {}, handoffUs: null };
+  return { rate: 0, attempted: 0, ok: 0, failed: 0, hung: 0, reasons: {}, p50: null, p99: null, pids: {}, connections: null, extra: {}, handoffUs: null, afterSendUs: null };
 }
 
 export function countReason(r: WorkloadResult, reason: string): void {

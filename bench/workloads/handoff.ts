@@ -28,6 +28,7 @@ const TICK_MS = 2;
 export async function handoffLatency(p: WorkloadParams, mark: Mark): Promise<WorkloadResult> {
   const r = emptyResult();
   const handoff = new Samples();
+  const afterSend = new Samples();
   const total = new Samples();
   const request = get('/conn-ns', p.host, p.port);
   let inflight = 0;
@@ -53,6 +54,7 @@ export async function handoffLatency(p: WorkloadParams, mark: Mark): Promise<Wor
       const us = Number(workerNs - res.connectNs) / 1e3;
       if (us < 0) negative++;
       handoff.add(us);
+      if (res.writeNs !== null) afterSend.add(Math.max(0, Number(workerNs - res.writeNs) / 1e3));
     } catch (e) {
       if (!measure) return;
       const why = (e as Error).message;
@@ -94,6 +96,7 @@ export async function handoffLatency(p: WorkloadParams, mark: Mark): Promise<Wor
   Object.assign(r, total.summary());
   // In microseconds (Samples rounds to 0.01 of its unit).
   r.handoffUs = { ...handoff.summary(), n: handoff.size };
+  r.afterSendUs = { ...afterSend.summary(), n: afterSend.size };
   r.extra.offered = p.rate;
   r.extra.shed = shed;
   r.extra.negative = negative;

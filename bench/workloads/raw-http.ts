@@ -6,17 +6,20 @@ export interface RawResponse {
   body: string;
   /** process.hrtime.bigint() just before the connect was started (only when asked: `stamp`). */
   connectNs: bigint | null;
+  /** process.hrtime.bigint() just before the request was written (only with `stamp`). */
+  writeNs: bigint | null;
 }
 
 /**
  * Resolves with the response, or rejects with 'timeout' or the socket error code. With
- * `stamp`, notes the monotonic clock just before the connect starts.
+ * `stamp`, notes the monotonic clock just before the connect starts and before the write.
  */
 export function oneShot(host: string, port: number, localAddress: string, request: string, timeoutMs: number, stamp = false): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let settled = false;
     const connectNs = stamp ? process.hrtime.bigint() : null;
+    let writeNs: bigint | null = null;
     const sock = net.connect({ host, port, localAddress });
     const settle = (err: Error | null): void => {
       if (settled) return;
@@ -27,11 +30,14 @@ export function oneShot(host: string, port: number, localAddress: string, reques
       const raw = Buffer.concat(chunks).toString('latin1');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0);
       const sep = raw.indexOf('\r\n\r\n');
-      resolve({ status, body: sep >= 0 ? raw.slice(sep + 4) : '', connectNs });
+      resolve({ status, body: sep >= 0 ? raw.slice(sep + 4) : '', connectNs, writeNs });
     };
     const timer = setTimeout(() => settle(new Error('timeout')), timeoutMs);
     sock.setNoDelay(true);
-    sock.on('connect', () => sock.write(request));
+    sock.on('connect', () => {
+      if (stamp) writeNs = process.hrtime.bigint();
+      sock.write(request);
+    });
     sock.on('data', (b: Buffer) => chunks.push(b));
     sock.on('end', () => settle(null));
     sock.on('error', (e: NodeJS.ErrnoException) => settle(chunks.length > 0 ? null : new Error(e.code ?? e.message)));

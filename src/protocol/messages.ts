@@ -1,6 +1,7 @@
 /**
  * The primary <-> worker protocol: what each message means, independent of how it travels
- * (today Node's IPC channel, with socket handles attached where noted).
+ * (Node's IPC channel, with socket handles attached where noted; `handoff` and `handoff-reply`
+ * travel in binary on the worker's handoff lane once it is up, ./lane.ts).
  *
  * Every message carries `tag: 'corral'` so it coexists with other users of the channel
  * (Node's own `NODE_*` commands, `@socket.io/cluster-adapter`'s `socket.io-adapter` messages).
