@@ -71,7 +71,7 @@ export class WorkerRuntime {
   #loadTimer: NodeJS.Timeout | undefined;
   #draining = false;
   #forwardPath = '';
-  /** The handoff lane from the primary (src/internal/lane.ts): its socket path until it connects, then the lane. */
+  /** Where this worker listens for its handoff lane from the primary (src/internal/lane.ts), and the lane once connected. */
   #lanePath: string | undefined;
   #laneListener: { close(): void } | undefined;
   #lane: Lane | undefined;
@@ -195,6 +195,8 @@ export class WorkerRuntime {
 
   /** Listen for the primary's handoff lane; without IPC pipes on this Node, handoffs keep to Node's channel. */
   async #offerLane(): Promise<void> {
+    // Offered once: a server that listens again later is still reached on the same lane.
+    if (this.#laneListener !== undefined) return;
     const missing = process.env['CORRAL_HANDOFF_LANE'] === '0' ? 'CORRAL_HANDOFF_LANE=0' : checkIpcPipes();
     if (missing !== undefined) {
       trace.worker('slot %d: no handoff lane: %s', this.slot, missing);
