@@ -35,7 +35,8 @@ describe('lane frames', () => {
     const wire: Buffer[] = [];
     for (let i = 0; i < 500; i++) {
       if (random() < 0.3) {
-        const frame = { kind: 'reply' as const, seq: Math.floor(random() * 0xffff_ffff), accepted: random() < 0.5 };
+        // Past 2^32 too: a long-lived primary's seq never wraps.
+        const frame = { kind: 'reply' as const, seq: Math.floor(random() * 2 ** 50), accepted: random() < 0.5 };
         sent.push(frame);
         wire.push(encodeReply(frame.seq, frame.accepted));
         continue;
@@ -44,7 +45,7 @@ describe('lane frames', () => {
       const client: ClientAddress | undefined = random() < 0.5 ? undefined : { family: v6 ? 'IPv6' : 'IPv4', port: Math.floor(random() * 65536), address: v6 ? `2001:db8::${i.toString(16)}` : `10.0.${i % 256}.${Math.floor(random() * 256)}` };
       const size = random() < 0.2 ? 0 : Math.floor(random() * (random() < 0.1 ? 70_000 : 600));
       const bytes = Buffer.alloc(size, i % 251);
-      const frame = { kind: 'handoff' as const, seq: i, relayed: random() < 0.5, deadline: Date.now() + Math.floor(random() * 5000), client, bytes };
+      const frame = { kind: 'handoff' as const, seq: i % 3 === 0 ? 2 ** 32 + i : i, relayed: random() < 0.5, deadline: Date.now() + Math.floor(random() * 5000), client, bytes };
       sent.push(frame);
       wire.push(encodeHandoff(frame.seq, frame.relayed, frame.deadline, frame.client, frame.bytes));
     }

@@ -10,7 +10,8 @@ import { lastRead, type RawHandle } from './raw-handle';
  * queue in arrival order and each handoff frame takes the oldest.
  *
  * A lane that breaks (the peer died, a malformed frame) closes; its owner falls back to
- * Node's channel, and what was sent on it unanswered is settled by the handoff deadlines.
+ * Node's channel. What was sent on it unanswered is re-routed by the worker's exit, or, if the
+ * worker lives on, closed (src/supervisor/supervisor.ts): its answers are lost.
  */
 export class Lane {
   readonly #pipe: IpcPipe;

@@ -7,10 +7,12 @@ import type { ClientAddress } from './messages';
  * read, no acknowledgement per handle.
  *
  * A frame is a u32 (LE) length, then that many bytes: a kind byte and its fields.
- *   HANDOFF  kind=1, flags u8 (1 relayed, 2 client), seq u32, deadline f64 (wall-clock ms),
+ *   HANDOFF  kind=1, flags u8 (1 relayed, 2 client), seq f64, deadline f64 (wall-clock ms),
  *            [client: family u8 (4|6), port u16, address length u8, address latin1], bytes read.
  *            The connection's handle rides with the frame.
- *   REPLY    kind=2, accepted u8, seq u32.
+ *   REPLY    kind=2, accepted u8, seq f64.
+ * `seq` is a double, as in the JSON messages: a primary that hands over billions of
+ * connections never wraps it (a u32 would wrap after ten days at 5,000 a second).
  */
 const HANDOFF = 1;
 const REPLY = 2;
@@ -34,8 +36,8 @@ export type LaneFrame = LaneHandoff | LaneReply;
 
 const EMPTY = Buffer.alloc(0);
 const LENGTH = 4;
-const HANDOFF_FIXED = 1 + 1 + 4 + 8;
-const REPLY_SIZE = 1 + 1 + 4;
+const HANDOFF_FIXED = 1 + 1 + 8 + 8;
+const REPLY_SIZE = 1 + 1 + 8;
 /** Longer than any head the primary reads (--max-head-bytes tops out far below): a corrupt length, not a frame. */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
@@ -46,8 +48,8 @@ export function encodeHandoff(seq: number, relayed: boolean, deadline: number, c
   out.writeUInt32LE(size, 0);
   out[4] = HANDOFF;
   out[5] = (relayed ? 1 : 0) | (client === undefined ? 0 : 2);
-  out.writeUInt32LE(seq >>> 0, 6);
-  out.writeDoubleLE(deadline, 10);
+  out.writeDoubleLE(seq, 6);
+  out.writeDoubleLE(deadline, 14);
   let at = LENGTH + HANDOFF_FIXED;
   if (client !== undefined) {
     out[at] = client.family === 'IPv6' ? 6 : 4;
@@ -65,7 +67,7 @@ export function encodeReply(seq: number, accepted: boolean): Buffer {
   out.writeUInt32LE(REPLY_SIZE, 0);
   out[4] = REPLY;
   out[5] = accepted ? 1 : 0;
-  out.writeUInt32LE(seq >>> 0, 6);
+  out.writeDoubleLE(seq, 6);
   return out;
 }
 
@@ -102,12 +104,12 @@ function decodeFrame(body: Buffer): LaneFrame {
   const kind = body[0];
   if (kind === REPLY) {
     if (body.length !== REPLY_SIZE) throw new Error(`lane reply of ${body.length} bytes`);
-    return { kind: 'reply', accepted: body[1] === 1, seq: body.readUInt32LE(2) };
+    return { kind: 'reply', accepted: body[1] === 1, seq: body.readDoubleLE(2) };
   }
   if (kind !== HANDOFF || body.length < HANDOFF_FIXED) throw new Error(`lane frame of kind ${String(kind)}, ${body.length} bytes`);
   const flags = body[1]!;
-  const seq = body.readUInt32LE(2);
-  const deadline = body.readDoubleLE(6);
+  const seq = body.readDoubleLE(2);
+  const deadline = body.readDoubleLE(10);
   let at = HANDOFF_FIXED;
   let client: ClientAddress | undefined;
   if ((flags & 2) !== 0) {
