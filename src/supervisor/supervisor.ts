@@ -7,7 +7,7 @@ import { isCorralMessage, TAG, type SlotInfo, type ToPrimary } from '../protocol
 import { workerEnv } from '../protocol/worker-env';
 import { WorkerProcess } from './worker-process';
 import type { RawHandle } from '../internal/raw-handle';
-import { connectIpcPipe } from '../internal/ipc-pipe';
+import { checkIpcPipes, connectIpcPipe } from '../internal/ipc-pipe';
 import { Lane } from '../internal/lane';
 import type { ReloadReport, WorkerStatus } from '../control/protocol';
 import { RestartPolicy } from './restart-policy';
@@ -363,6 +363,12 @@ export class Supervisor {
    * it cannot be opened or breaks (the worker still takes both).
    */
   #connectLane(wp: WorkerProcess, path: string): void {
+    // The worker checked its own Node; this one may differ (a worker run with another execArgv).
+    const missing = checkIpcPipes();
+    if (missing !== undefined) {
+      trace.primary('%s: no handoff lane: %s; handoffs use the IPC channel', wp.name, missing);
+      return;
+    }
     connectIpcPipe(path, (pipe, status) => {
       if (pipe === undefined) {
         trace.primary('%s: no handoff lane at %s (libuv status %d); handoffs use the IPC channel', wp.name, path, status);
